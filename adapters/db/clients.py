@@ -1,0 +1,78 @@
+"""Clients repository. Every query is scoped by tenant here, and again by row-level security below."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from adapters.db.tables import clients
+from domain.clients import Address, Client
+from domain.pagination import Page, PageRequest, page_of
+
+
+class SqlClientRepository:
+    def __init__(self, conn: AsyncConnection, tenant_id: uuid.UUID) -> None:
+        self.conn = conn
+        self.tenant_id = tenant_id
+
+    def _scoped(self) -> Any:
+        return select(clients).where(clients.c.tenant_id == self.tenant_id)
+
+    async def add(self, client: Client) -> None:
+        a = client.address
+        await self.conn.execute(
+            clients.insert().values(
+                tenant_id=client.tenant_id,
+                id=client.id,
+                name=client.name,
+                billing_email=client.billing_email,
+                address_line1=a.line1,
+                address_line2=a.line2,
+                address_city=a.city,
+                address_state=a.state,
+                address_postal_code=a.postal_code,
+                address_country=a.country,
+                created_at=client.created_at,
+                updated_at=client.updated_at,
+            )
+        )
+
+    async def get(self, client_id: uuid.UUID) -> Client | None:
+        row = (await self.conn.execute(self._scoped().where(clients.c.id == client_id))).first()
+        return _to_client(row._mapping) if row else None
+
+    async def get_many(self, client_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Client]:
+        if not client_ids:
+            return {}
+        rows = await self.conn.execute(self._scoped().where(clients.c.id.in_(list(set(client_ids)))))
+        return {r.id: _to_client(r._mapping) for r in rows}
+
+    async def list(self, page: PageRequest) -> Page[Client]:
+        q = self._scoped().order_by(clients.c.id.desc()).limit(page.limit + 1)
+        if page.after is not None:
+            q = q.where(clients.c.id < page.after)
+        rows = await self.conn.execute(q)
+        return page_of([_to_client(r._mapping) for r in rows], page.limit)
+
+
+def _to_client(r: Any) -> Client:
+    return Client(
+        tenant_id=r["tenant_id"],
+        id=r["id"],
+        name=r["name"],
+        billing_email=r["billing_email"],
+        address=Address(
+            r["address_line1"],
+            r["address_line2"],
+            r["address_city"],
+            r["address_state"],
+            r["address_postal_code"],
+            r["address_country"],
+        ),
+        created_at=r["created_at"],
+        updated_at=r["updated_at"],
+    )

@@ -1,0 +1,63 @@
+"""The unit of work: one tenant's transaction on the application role."""
+
+from __future__ import annotations
+
+import uuid
+from types import TracebackType
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
+
+from adapters.db.clients import SqlClientRepository
+from adapters.db.events import SqlEventFeed
+from adapters.db.invoices import SqlInvoiceRepository
+from adapters.db.outbox import SqlOutbox
+
+_SET_TENANT = text("SELECT set_config('app.tenant_id', :tenant, true)")
+
+
+class SqlUnitOfWork:
+    """`async with SqlUnitOfWork(engine, tenant): ...; await uow.commit()`; leaving without commit rolls back.
+
+    The tenant is set with set_config(..., is_local => true) as the first statement of the transaction, so
+    it ends with the transaction and cannot leak to the next user of a pooled connection.
+    """
+
+    conn: AsyncConnection
+
+    def __init__(self, engine: AsyncEngine, tenant_id: uuid.UUID) -> None:
+        self.engine = engine
+        self.tenant_id = tenant_id
+        self._tx: AsyncTransaction | None = None
+
+    async def __aenter__(self) -> SqlUnitOfWork:
+        self.conn = await self.engine.connect()
+        try:
+            self._tx = await self.conn.begin()
+            await self.conn.execute(_SET_TENANT, {"tenant": str(self.tenant_id)})
+        except BaseException:
+            await self.conn.close()
+            raise
+        self.clients = SqlClientRepository(self.conn, self.tenant_id)
+        self.invoices = SqlInvoiceRepository(self.conn, self.tenant_id)
+        self.outbox = SqlOutbox(self.conn, self.tenant_id)
+        self.events = SqlEventFeed(self.conn, self.tenant_id)
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            if self._tx is not None and self._tx.is_active:
+                await self._tx.rollback()
+        finally:
+            await self.conn.close()
+
+    async def commit(self) -> None:
+        """Commit; the unit of work is finished afterwards (open a new one for more work)."""
+        assert self._tx is not None, "unit of work not entered"
+        await self._tx.commit()
+
+    async def rollback(self) -> None:
+        assert self._tx is not None, "unit of work not entered"
+        await self._tx.rollback()

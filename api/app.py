@@ -1,0 +1,83 @@
+"""The composition root of the web edge: builds the Litestar app and wires adapters to use cases."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from redis.asyncio import Redis
+
+from adapters.auth.tokens import SigningKeyStore, TokenService
+from adapters.config import Settings
+from adapters.crypto import KeyRing
+from adapters.db.engine import app_engine
+from api.graphql.endpoint import graphql_controller
+from api.rest import clients, events, health, invoices, oauth
+from api.rest.problems import EXCEPTION_HANDLERS
+from api.rest.security import provide_principal, provide_uow
+from api.services import Services, SystemClock
+
+API_VERSION = "1.0.0"
+
+
+def build_services(settings: Settings) -> Services:
+    engine = app_engine(settings)
+    store = SigningKeyStore(engine, KeyRing(settings.encryption_keys), settings.token_ttl_seconds)
+    return Services(
+        settings=settings,
+        engine=engine,
+        tokens=TokenService(store, settings.token_ttl_seconds),
+        redis=Redis.from_url(settings.redis_url),
+        clock=SystemClock(),
+    )
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        services = build_services(settings)
+        app.state.services = services
+        try:
+            yield
+        finally:
+            await services.redis.aclose()
+            await services.engine.dispose()
+
+    return Litestar(
+        route_handlers=[
+            health.health,
+            health.ready,
+            health.problem_type,
+            oauth.issue_token,
+            oauth.jwks,
+            clients.ClientController,
+            invoices.InvoiceController,
+            events.list_events,
+            graphql_controller(),
+        ],
+        dependencies={"principal": Provide(provide_principal), "uow": Provide(provide_uow)},
+        exception_handlers=EXCEPTION_HANDLERS,
+        request_max_body_size=settings.max_body_bytes,
+        lifespan=[lifespan],
+        openapi_config=OpenAPIConfig(
+            title="arbridge",
+            version=API_VERSION,
+            description="Payments and receivables for MSPs. Amounts are integers in the currency's minor unit. "
+            "Errors are RFC 9457 problem details with a stable `code`.",
+            components=Components(
+                security_schemes={
+                    "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
+                }
+            ),
+            security=[{"bearer": []}],
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        ),
+        debug=False,
+    )

@@ -1,0 +1,156 @@
+"""Invoices and their lines. Status and balance are derived from lines and payments, never set directly."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from domain.errors import InvalidState, Validator
+from domain.money import MAX_MINOR, is_currency, round_minor
+
+MAX_LINES = 500
+MAX_QUANTITY = Decimal(1_000_000)
+
+
+class InvoiceStatus(StrEnum):
+    OPEN = "open"  # nothing paid yet
+    PARTIALLY_PAID = "partially_paid"
+    PAID = "paid"  # balance is zero
+    VOID = "void"  # cancelled: nothing is owed and nothing may be collected
+
+
+def status_for(total: int, amount_paid: int) -> InvoiceStatus:
+    if amount_paid >= total:
+        return InvoiceStatus.PAID
+    return InvoiceStatus.PARTIALLY_PAID if amount_paid > 0 else InvoiceStatus.OPEN
+
+
+@dataclass(frozen=True)
+class InvoiceLine:
+    id: uuid.UUID
+    position: int
+    description: str
+    quantity: Decimal
+    unit_amount: int  # minor units
+    tax_amount: int  # minor units, for the whole line
+
+    @property
+    def amount(self) -> int:
+        """Quantity x unit price, rounded half-up to the minor unit; excludes tax."""
+        return round_minor(self.quantity * self.unit_amount)
+
+    @property
+    def total(self) -> int:
+        return self.amount + self.tax_amount
+
+
+@dataclass
+class Invoice:
+    tenant_id: uuid.UUID
+    id: uuid.UUID
+    client_id: uuid.UUID
+    number: str
+    currency: str
+    issue_date: date
+    due_date: date
+    lines: list[InvoiceLine]
+    amount_paid: int
+    status: InvoiceStatus
+    memo: str | None
+    created_at: datetime
+    updated_at: datetime
+    voided_at: datetime | None = None
+
+    @property
+    def subtotal(self) -> int:
+        return sum(line.amount for line in self.lines)
+
+    @property
+    def tax_total(self) -> int:
+        return sum(line.tax_amount for line in self.lines)
+
+    @property
+    def total(self) -> int:
+        return self.subtotal + self.tax_total
+
+    @property
+    def balance(self) -> int:
+        """What is still owed. A void invoice owes nothing."""
+        return 0 if self.status is InvoiceStatus.VOID else self.total - self.amount_paid
+
+    def void(self, now: datetime) -> None:
+        if self.status is InvoiceStatus.VOID:
+            raise InvalidState(f"Invoice {self.number} is already void.")
+        if self.amount_paid > 0:
+            raise InvalidState(
+                f"Invoice {self.number} has payments recorded against it; refund them before voiding it."
+            )
+        self.status = InvoiceStatus.VOID
+        self.voided_at = now
+        self.updated_at = now
+
+
+@dataclass(frozen=True)
+class NewInvoiceLine:
+    description: str
+    quantity: Decimal
+    unit_amount: int
+    tax_amount: int = 0
+
+
+@dataclass(frozen=True)
+class NewInvoice:
+    client_id: uuid.UUID
+    number: str
+    currency: str
+    issue_date: date
+    due_date: date
+    lines: list[NewInvoiceLine] = field(default_factory=list)
+    memo: str | None = None
+
+    def validated(self) -> NewInvoice:
+        v = Validator()
+        number = self.number.strip()
+        v.check(0 < len(number) <= 64, "number", "must be 1 to 64 characters")
+        currency = self.currency.upper()
+        v.check(is_currency(currency), "currency", f"{self.currency!r} is not an ISO 4217 currency code")
+        v.check(self.due_date >= self.issue_date, "due_date", "must not be before issue_date")
+        v.check(1 <= len(self.lines) <= MAX_LINES, "lines", f"must hold 1 to {MAX_LINES} lines")
+        v.check(self.memo is None or len(self.memo) <= 2000, "memo", "must be at most 2000 characters")
+        total = 0
+        for i, line in enumerate(self.lines):
+            total += _check_line(line, f"lines[{i}]", v)
+        v.check(total <= MAX_MINOR, "lines", "the invoice total is too large")
+        v.raise_if_any()
+        return replace(self, number=number, currency=currency)
+
+
+def _check_line(line: NewInvoiceLine, at: str, v: Validator) -> int:
+    """Validate one line; returns its total in minor units (0 when invalid) for the invoice-level cap."""
+    v.check(0 < len(line.description.strip()) <= 500, f"{at}.description", "must be 1 to 500 characters")
+    q = line.quantity
+    ok_q = v.check(
+        q.is_finite() and Decimal(0) < q <= MAX_QUANTITY and q == q.quantize(Decimal("0.0001")),
+        f"{at}.quantity",
+        "must be above 0, at most 1,000,000, with at most 4 decimal places",
+    )
+    ok_u = v.check(0 <= line.unit_amount <= MAX_MINOR, f"{at}.unit_amount", "must be 0 or more minor units, within limits")
+    ok_t = v.check(0 <= line.tax_amount <= MAX_MINOR, f"{at}.tax_amount", "must be 0 or more minor units, within limits")
+    if not (ok_q and ok_u and ok_t):
+        return 0
+    amount = round_minor(q * line.unit_amount)
+    if not v.check(amount <= MAX_MINOR, f"{at}", "quantity x unit_amount is too large"):
+        return 0
+    return amount + line.tax_amount
+
+
+@dataclass(frozen=True)
+class InvoiceFilter:
+    status: InvoiceStatus | None = None
+    client_id: uuid.UUID | None = None
+    due_before: date | None = None  # due strictly before this date
+    due_after: date | None = None  # due strictly after this date
+    updated_since: datetime | None = None  # updated at or after this instant

@@ -1,0 +1,78 @@
+"""What the use cases need from the outside world. Adapters implement these; tests may fake them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol
+
+from domain.clients import Client
+from domain.events import DomainEvent
+from domain.invoices import Invoice, InvoiceFilter
+from domain.pagination import Page, PageRequest
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class ClientRepository(Protocol):
+    async def add(self, client: Client) -> None: ...
+
+    async def get(self, client_id: uuid.UUID) -> Client | None: ...
+
+    async def get_many(self, client_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Client]: ...
+
+    async def list(self, page: PageRequest) -> Page[Client]: ...
+
+
+class InvoiceRepository(Protocol):
+    async def add(self, invoice: Invoice) -> None:
+        """Insert invoice and lines. Raises DuplicateInvoiceNumber when the number is taken."""
+
+    async def get(self, invoice_id: uuid.UUID, *, for_update: bool = False) -> Invoice | None: ...
+
+    async def update_state(self, invoice: Invoice) -> None:
+        """Persist status, amount paid and timestamps (lines are immutable once issued)."""
+
+    async def list(self, where: InvoiceFilter, page: PageRequest) -> Page[Invoice]: ...
+
+
+class Outbox(Protocol):
+    async def add(self, event: DomainEvent) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """One tenant's transaction. Nothing is kept unless `commit` is called."""
+
+    tenant_id: uuid.UUID
+    clients: ClientRepository
+    invoices: InvoiceRepository
+    outbox: Outbox
+
+    async def __aenter__(self) -> UnitOfWork: ...
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...
+
+
+class EventFeed(Protocol):
+    """The outbox as seen by event handlers, the per-handler claim record, and the tenant's public feed."""
+
+    async def outbox_event(self, event_id: uuid.UUID) -> DomainEvent | None: ...
+
+    async def claim(self, event_id: uuid.UUID, handler: str) -> bool:
+        """True the first time `handler` claims the event; False when it already ran it."""
+
+    async def publish(self, event: DomainEvent) -> None: ...
+
+
+class EventUnitOfWork(UnitOfWork, Protocol):
+    events: EventFeed

@@ -1,0 +1,39 @@
+"""Handling an outbox event: each registered handler runs once per event, whatever the redeliveries.
+
+A handler's effects and its claim commit in one transaction, so an event job that runs twice (the relay
+re-sent it, a worker died mid-job) changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+
+from domain.events import DomainEvent
+from domain.ports import EventUnitOfWork
+
+Handler = Callable[[EventUnitOfWork, DomainEvent], Awaitable[None]]
+
+
+async def publish_to_feed(uow: EventUnitOfWork, event: DomainEvent) -> None:
+    """Make the event visible in the tenant's feed (GET /v1/events)."""
+    await uow.events.publish(event)
+
+
+# Handlers for every event type, then per type. Later capabilities (HaloPSA write-back, postings to the
+# books, reminders) register here.
+FOR_ALL: list[tuple[str, Handler]] = [("publish_to_feed", publish_to_feed)]
+BY_TYPE: dict[str, list[tuple[str, Handler]]] = {}
+
+
+async def handle_event(uow: EventUnitOfWork, event_id: uuid.UUID) -> list[str]:
+    """Run the handlers not yet run for the event; returns their names. Caller commits."""
+    event = await uow.events.outbox_event(event_id)
+    if event is None:
+        return []
+    ran = []
+    for name, handler in FOR_ALL + BY_TYPE.get(event.type, []):
+        if await uow.events.claim(event.id, name):
+            await handler(uow, event)
+            ran.append(name)
+    return ran

@@ -1,0 +1,163 @@
+"""Fixtures shared by the suite. Every test that needs tenants gets two, so isolation is tested everywhere."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.auth.clients import create_api_client, create_tenant
+from adapters.config import Settings
+from adapters.db.engine import app_engine, owner_engine
+from adapters.db.migrate import upgrade
+from api.app import create_app
+from domain.auth import ALL_SCOPES
+from sandbox.embedded import start_postgres, start_redis
+from tests.harness import TenantCreds, create_database, drop_database, test_settings, with_database
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[tuple[str, str]]:
+    """(server URL of the owner, Redis URL): the environment's services, or embedded ones."""
+    to_stop: list[Any] = []
+    tmp = Path(tempfile.mkdtemp(prefix="arbridge-test-"))
+    db_url = os.environ.get("DATABASE_URL")
+    redis_url = os.environ.get("REDIS_URL")
+    if not db_url:
+        db_url, pg = start_postgres(tmp / "postgres")
+        to_stop.append(pg.cleanup)
+    if not redis_url:
+        redis_url, r = start_redis(tmp / "redis")
+        to_stop.append(r.shutdown)
+    yield db_url, redis_url
+    for stop in reversed(to_stop):
+        try:
+            stop()
+        except Exception:  # noqa: BLE001, S110 - best effort at teardown
+            pass
+
+
+@pytest.fixture(scope="session")
+def settings(servers: tuple[str, str]) -> Iterator[Settings]:
+    server_url, redis_url = servers
+    name = f"arbridge_test_{secrets.token_hex(4)}"
+    asyncio.run(create_database(server_url, name))
+    owner_url = with_database(server_url, name)
+    upgrade(owner_url)
+    yield test_settings(owner_url, redis_url)
+    asyncio.run(drop_database(server_url, name))
+
+
+@pytest_asyncio.fixture(scope="session")
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    eng = app_engine(settings, pool_size=5)
+    yield eng
+    await eng.dispose()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def owner(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    eng = owner_engine(settings)
+    yield eng
+    await eng.dispose()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def client(settings: Settings) -> AsyncIterator[AsyncTestClient[Any]]:
+    app = create_app(settings)
+    async with AsyncTestClient(app=app, base_url="http://testserver") as c:
+        yield c
+
+
+async def new_tenant(engine: AsyncEngine, name: str, scopes: frozenset[str] = ALL_SCOPES) -> TenantCreds:
+    tid = await create_tenant(engine, name)
+    creds = await create_api_client(engine, tid, f"{name} integration", scopes)
+    return TenantCreds(tid, creds.client_id, creds.client_secret)
+
+
+async def token_for(client: AsyncTestClient[Any], creds: TenantCreds, scope: str | None = None) -> str:
+    form = {"grant_type": "client_credentials"}
+    if scope:
+        form["scope"] = scope
+    r = await client.post("/oauth/token", data=form, auth=httpx.BasicAuth(creds.client_id, creds.client_secret))
+    assert r.status_code == 200, r.text
+    return str(r.json()["access_token"])
+
+
+class Api:
+    """One tenant's authenticated view of the REST and GraphQL APIs."""
+
+    def __init__(self, client: AsyncTestClient[Any], creds: TenantCreds, token: str) -> None:
+        self.client = client
+        self.creds = creds
+        self.tenant_id = creds.tenant_id
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    async def get(self, path: str, **kw: Any) -> httpx.Response:
+        return await self.client.get(path, headers={**self.headers, **kw.pop("headers", {})}, **kw)
+
+    async def post(self, path: str, **kw: Any) -> httpx.Response:
+        return await self.client.post(path, headers={**self.headers, **kw.pop("headers", {})}, **kw)
+
+    async def gql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        r = await self.post("/graphql", json={"query": query, "variables": variables or {}})
+        assert r.status_code == 200, r.text
+        return r.json()  # type: ignore[no-any-return]
+
+    async def new_client(self, name: str = "Acme Dental", state: str = "CA") -> dict[str, Any]:
+        r = await self.post(
+            "/v1/clients",
+            json={"name": name, "billing_email": "ap@acme.example", "address": {"state": state, "country": "US"}},
+        )
+        assert r.status_code == 201, r.text
+        return r.json()  # type: ignore[no-any-return]
+
+    async def new_invoice(self, client_id: str, number: str | None = None, **fields: Any) -> dict[str, Any]:
+        body = invoice_body(client_id, number, **fields)
+        r = await self.post("/v1/invoices", json=body)
+        assert r.status_code == 201, r.text
+        return r.json()  # type: ignore[no-any-return]
+
+
+def invoice_body(client_id: str, number: str | None = None, **fields: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "client_id": client_id,
+        "number": number or f"INV-{uuid.uuid4().hex[:8]}",
+        "currency": "USD",
+        "issue_date": "2026-11-01",
+        "due_date": "2026-12-01",
+        "lines": [
+            {"description": "Managed services, November", "quantity": "10", "unit_amount": 12_500},
+            {"description": "Backup storage", "quantity": "1.5", "unit_amount": 1_999, "tax_amount": 250},
+        ],
+    }
+    body.update(fields)
+    return body
+
+
+@pytest_asyncio.fixture
+async def tenant_a(engine: AsyncEngine, client: AsyncTestClient[Any]) -> Api:
+    creds = await new_tenant(engine, "Northwind IT")
+    return Api(client, creds, await token_for(client, creds))
+
+
+@pytest_asyncio.fixture
+async def tenant_b(engine: AsyncEngine, client: AsyncTestClient[Any]) -> Api:
+    creds = await new_tenant(engine, "Contoso Managed Services")
+    return Api(client, creds, await token_for(client, creds))
+
+
+@pytest.fixture
+def tenant_id() -> uuid.UUID:
+    return uuid.uuid4()

@@ -1,0 +1,61 @@
+"""The worker's composition root: arq settings, the engine, and the outbox relay running beside the jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from arq import cron
+from arq.worker import Worker
+
+from adapters.config import Settings
+from adapters.db.engine import app_engine
+from adapters.queue.arq_queue import redis_settings
+from adapters.queue.relay import run_relay
+from workers.jobs import handle_event, purge_idempotency_keys
+
+# arq's defaults (10 jobs at a time, polling every 0.5 s) cap a worker near 20 jobs/s. Our jobs wait on
+# PostgreSQL and vendors' HTTP APIs, so one worker runs many at once and polls often.
+MAX_JOBS = 200
+POLL_DELAY = 0.05
+QUEUE_READ_LIMIT = 400
+
+
+async def _startup(ctx: dict[str, Any]) -> None:
+    settings: Settings = ctx["settings"]
+    ctx["engine"] = app_engine(settings, pool_size=20)
+    if ctx.get("run_relay", True):
+        listen_dsn = settings.app_database_url.replace("postgresql+asyncpg://", "postgresql://")
+        ctx["relay"] = asyncio.create_task(run_relay(ctx["engine"], ctx["redis"], settings.queue_name, listen_dsn))
+
+
+async def _shutdown(ctx: dict[str, Any]) -> None:
+    relay = ctx.get("relay")
+    if relay is not None:
+        relay.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await relay
+    await ctx["engine"].dispose()
+
+
+def build_worker(settings: Settings, *, burst: bool = False, run_relay_task: bool = True, **overrides: Any) -> Worker:
+    options: dict[str, Any] = {
+        "functions": [handle_event],
+        "cron_jobs": [cron(purge_idempotency_keys, minute={0, 30}, run_at_startup=False)],
+        "queue_name": settings.queue_name,
+        "redis_settings": redis_settings(settings.redis_url),
+        "on_startup": _startup,
+        "on_shutdown": _shutdown,
+        "ctx": {"settings": settings, "run_relay": run_relay_task},
+        "max_jobs": MAX_JOBS,
+        "poll_delay": POLL_DELAY,
+        "queue_read_limit": QUEUE_READ_LIMIT,
+        "max_tries": 10,
+        "job_timeout": 120,
+        "keep_result": 24 * 3600,  # the job-id dedup window for relayed events
+        "burst": burst,
+        "handle_signals": False,
+    }
+    options.update(overrides)
+    return Worker(**options)
