@@ -15,6 +15,11 @@ MAX_LINES = 500
 MAX_QUANTITY = Decimal(1_000_000)
 
 
+def tidy_quantity(q: Decimal) -> Decimal:
+    """25.0000 -> 25 and 1.5000 -> 1.5 (never 2.5E+1): how people write quantities on an invoice."""
+    return q.quantize(Decimal(1)) if q == q.to_integral_value() else q.normalize()
+
+
 class InvoiceStatus(StrEnum):
     OPEN = "open"  # nothing paid yet
     PARTIALLY_PAID = "partially_paid"

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.db.tables import invoice_lines, invoices
 from domain.errors import DuplicateInvoiceNumber
-from domain.invoices import Invoice, InvoiceFilter, InvoiceLine, InvoiceStatus
+from domain.invoices import Invoice, InvoiceFilter, InvoiceLine, InvoiceStatus, tidy_quantity
 from domain.pagination import Page, PageRequest, page_of
 
 _INVOICE_COLUMNS = [c for c in invoices.c if c.name != "balance"]
@@ -107,7 +107,7 @@ class SqlInvoiceRepository:
         by_invoice: dict[uuid.UUID, list[InvoiceLine]] = defaultdict(list)
         for r in await self.conn.execute(q):
             by_invoice[r.invoice_id].append(
-                InvoiceLine(r.id, r.position, r.description, r.quantity, r.unit_amount, r.tax_amount)
+                InvoiceLine(r.id, r.position, r.description, tidy_quantity(r.quantity), r.unit_amount, r.tax_amount)
             )
         return by_invoice
 

@@ -47,12 +47,14 @@ async def run_relay(
             log.warning("relay: LISTEN unavailable (%s); polling only", exc)
     try:
         while True:
+            # Clear before the pass, not after: a NOTIFY that arrives during the pass is for a row the pass
+            # may not have seen (committed after its snapshot), so it must start another pass at once.
+            wake.clear()
             try:
                 while await relay_once(engine, redis, queue_name) == BATCH:
                     pass  # a full batch: more may be waiting
             except (OSError, SQLAlchemyError, ConnectionError) as exc:
                 log.warning("relay: %s; retrying", exc)
-            wake.clear()
             try:
                 await asyncio.wait_for(wake.wait(), timeout=idle_poll)
             except TimeoutError:

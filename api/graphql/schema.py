@@ -1,16 +1,26 @@
 """The GraphQL schema: the same use cases as REST, Relay connections, error unions for expected failures."""
 
+# strawberry.field(...) with arguments is typed as returning Any; the resolvers themselves are typed.
+# mypy: disable-error-code="untyped-decorator"
+
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from graphql.validation import MaxIntrospectionDepthRule
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
 
 from api.graphql.context import Info, forbidden
-from api.graphql.inputs import CreateClientInput, CreateInvoiceInput, InvoiceFilterInput, parse_id
+from api.graphql.errors import MaskUnexpectedErrors, log_unexpected
+from api.graphql.inputs import CreateClientInput, CreateInvoiceInput, InvoiceFilterInput, lookup_id
+from api.graphql.limits import MAX_TOKENS, QueryLimitsRule
+from api.graphql.scalars import SCALAR_MAP
 from api.graphql.types import (
     Client,
     Connection,
@@ -32,11 +42,22 @@ from domain.pagination import PageRequest
 from domain.usecases import clients as client_uc
 from domain.usecases import invoices as invoice_uc
 
-MAX_DEPTH = 10
-MAX_ALIASES = 30
-MAX_TOKENS = 5_000
-
 T = TypeVar("T")
+
+
+def _graphql_name(path: str) -> str:
+    """Domain field paths use Python names (`lines[0].unit_amount`); callers sent `lines[0].unitAmount`."""
+    return re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), path)
+
+
+def _page(first: int, after: str | None) -> PageRequest:
+    try:
+        return PageRequest.build(first, after)
+    except errors.ValidationFailed as exc:
+        named = {"limit": "first", "cursor": "after"}  # PageRequest speaks REST's parameter names
+        raise errors.ValidationFailed(
+            [errors.FieldError(named.get(e.field, e.field), e.message) for e in exc.errors]
+        ) from exc
 
 
 async def _read(call: Callable[[], Awaitable[T]]) -> T:
@@ -46,11 +67,13 @@ async def _read(call: Callable[[], Awaitable[T]]) -> T:
     except Forbidden as exc:
         raise forbidden(exc) from exc
     except errors.ValidationFailed as exc:
-        raise GraphQLError(exc.message, extensions={"code": "BAD_USER_INPUT"}) from exc
+        fields = [{"field": _graphql_name(e.field), "message": e.message} for e in exc.errors]
+        raise GraphQLError(exc.message, extensions={"code": "BAD_USER_INPUT", "fields": fields}) from exc
 
 
 def _validation(exc: errors.ValidationFailed) -> ValidationError:
-    return ValidationError(message=exc.message, fields=[FieldError(field=e.field, message=e.message) for e in exc.errors])
+    fields = [FieldError(field=_graphql_name(e.field), message=e.message) for e in exc.errors]
+    return ValidationError(message="; ".join(f"{f.field}: {f.message}" for f in fields), fields=fields)
 
 
 @strawberry.type
@@ -59,8 +82,8 @@ class Query:
     async def clients(self, info: Info, first: int = 50, after: str | None = None) -> Connection[Client]:
         async def run() -> Connection[Client]:
             async with info.context.uow() as uow:
-                page = await client_uc.list_clients(uow, info.context.principal, PageRequest.build(first, after))
-            return connection_of(page, [Client.of(c) for c in page.items])  # type: ignore[arg-type]
+                page = await client_uc.list_clients(uow, info.context.principal, _page(first, after))
+            return connection_of(page, [Client.of(c) for c in page.items])
 
         return await _read(run)
 
@@ -69,7 +92,7 @@ class Query:
         async def run() -> Client | None:
             try:
                 async with info.context.uow() as uow:
-                    return Client.of(await client_uc.get_client(uow, info.context.principal, parse_id(id, "id")))
+                    return Client.of(await client_uc.get_client(uow, info.context.principal, lookup_id(id)))
             except errors.NotFound:
                 return None
 
@@ -82,8 +105,8 @@ class Query:
         async def run() -> Connection[Invoice]:
             where = filter.filter() if filter else InvoiceFilter()
             async with info.context.uow() as uow:
-                page = await invoice_uc.list_invoices(uow, info.context.principal, where, PageRequest.build(first, after))
-            return connection_of(page, [Invoice.of(i) for i in page.items])  # type: ignore[arg-type]
+                page = await invoice_uc.list_invoices(uow, info.context.principal, where, _page(first, after))
+            return connection_of(page, [Invoice.of(i) for i in page.items])
 
         return await _read(run)
 
@@ -92,7 +115,7 @@ class Query:
         async def run() -> Invoice | None:
             try:
                 async with info.context.uow() as uow:
-                    return Invoice.of(await invoice_uc.get_invoice(uow, info.context.principal, parse_id(id, "id")))
+                    return Invoice.of(await invoice_uc.get_invoice(uow, info.context.principal, lookup_id(id)))
             except errors.NotFound:
                 return None
 
@@ -101,6 +124,9 @@ class Query:
 
 @strawberry.type
 class Mutation:
+    # Commit is explicit and inside the unit of work: a union member (ValidationError, ...) leaves the
+    # transaction uncommitted, whatever HTTP status the response carries (always 200 in GraphQL).
+
     @strawberry.mutation(description="Create a client. Scope clients:write.")
     async def create_client(self, info: Info, input: CreateClientInput) -> CreateClientResult:
         ctx = info.context
@@ -134,29 +160,41 @@ class Mutation:
         ctx = info.context
         try:
             async with ctx.uow() as uow:
-                invoice = await invoice_uc.void_invoice(uow, ctx.principal, ctx.services.clock, parse_id(id, "id"))
+                invoice = await invoice_uc.void_invoice(uow, ctx.principal, ctx.services.clock, lookup_id(id))
                 await uow.commit()
         except Forbidden as exc:
             raise forbidden(exc) from exc
-        except (errors.NotFound, errors.ValidationFailed):
+        except errors.NotFound:
             return NotFound(message=f"No invoice with id {id}.", id=id)
         except errors.InvalidState as exc:
             return InvalidState(message=exc.message)
         return Invoice.of(invoice)
 
 
-def _should_mask(error: GraphQLError) -> bool:
-    """Errors we raised on purpose carry a code; anything else is unexpected and is masked."""
-    return not (error.extensions and "code" in error.extensions)
+class ArbridgeSchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        # Strawberry logs every error, the caller's typos and FORBIDDEN included; we log what we mask.
+        log_unexpected(errors, execution_context.operation_name if execution_context else None)
 
 
-schema = strawberry.Schema(
+def _limits() -> AddValidationRules:
+    # MaxIntrospectionDepthRule (graphql-core's) bounds nested lists such as types.fields.type.fields,
+    # whose output grows geometrically even within the depth limit.
+    return AddValidationRules([QueryLimitsRule, MaxIntrospectionDepthRule])
+
+
+def _tokens() -> MaxTokensLimiter:
+    # Checked by the parser itself, before any validation rule walks the document.
+    return MaxTokensLimiter(max_token_count=MAX_TOKENS)
+
+
+# Extensions are passed as classes or factories: strawberry builds fresh ones per request, so no state
+# is shared between concurrent operations.
+EXTENSIONS: list[Any] = [_tokens, _limits, MaskUnexpectedErrors]
+
+schema = ArbridgeSchema(
     query=Query,
     mutation=Mutation,
-    extensions=[
-        QueryDepthLimiter(max_depth=MAX_DEPTH),
-        MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
-        MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        MaskErrors(should_mask_error=_should_mask),
-    ],
+    extensions=EXTENSIONS,
+    config=StrawberryConfig(scalar_map=SCALAR_MAP),
 )

@@ -1,32 +1,24 @@
 """GraphQL object types, built from domain entities."""
 
+# strawberry.field(...) with arguments is typed as returning Any; the resolvers themselves are typed.
+# mypy: disable-error-code="untyped-decorator"
+
 from __future__ import annotations
 
 import datetime as dt
 import uuid
 from decimal import Decimal
 from enum import Enum
-from typing import Annotated, Generic, NewType, TypeVar
+from typing import Annotated, Any, Generic, Protocol, TypeVar
 
 import strawberry
 
-from api.graphql.context import Info
+from api.graphql.context import Info, forbidden
+from api.graphql.scalars import MinorUnits
+from domain.auth import Forbidden, Scope
 from domain.clients import Client as ClientEntity
 from domain.invoices import Invoice as InvoiceEntity
 from domain.pagination import Page, encode_cursor
-
-MinorUnits = strawberry.scalar(
-    NewType("MinorUnits", int),
-    description="An amount in the currency's minor unit (cents for USD), as a 64-bit integer.",
-    serialize=int,
-    parse_value=lambda v: _parse_minor(v),
-)
-
-
-def _parse_minor(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError("MinorUnits must be an integer number of minor units")
-    return value
 
 
 @strawberry.enum
@@ -39,7 +31,7 @@ class InvoiceStatus(Enum):
 
 @strawberry.type
 class Money:
-    amount: MinorUnits  # type: ignore[valid-type]
+    amount: MinorUnits
     currency: str
 
 
@@ -107,8 +99,14 @@ class Invoice:
     voided_at: dt.datetime | None
     client_id: strawberry.Private[uuid.UUID]
 
-    @strawberry.field(description="Who the invoice is billed to (batched per request).")
+    @strawberry.field(description="Who the invoice is billed to (batched per request). Scope clients:read.")
     async def client(self, info: Info) -> Client:
+        # The loader reads the repository directly, not through a use case, so the scope is checked here:
+        # invoices:read alone must not reveal client names and addresses.
+        try:
+            info.context.principal.require(Scope.CLIENTS_READ)
+        except Forbidden as exc:
+            raise forbidden(exc) from exc
         found = await info.context.client_loader.load(self.client_id)
         assert found is not None, "invoices reference their tenant's clients by foreign key"
         return Client.of(found)
@@ -116,7 +114,7 @@ class Invoice:
     @staticmethod
     def of(i: InvoiceEntity) -> Invoice:
         def money(v: int) -> Money:
-            return Money(amount=v, currency=i.currency)
+            return Money(amount=MinorUnits(v), currency=i.currency)
 
         return Invoice(
             id=strawberry.ID(str(i.id)),
@@ -170,8 +168,15 @@ class Connection(Generic[N]):
     page_info: PageInfo
 
 
-def connection_of(page: Page[object], nodes: list[N]) -> Connection[N]:
-    edges = [Edge(node=n, cursor=encode_cursor(uuid.UUID(str(getattr(n, "id"))))) for n in nodes]
+class _Node(Protocol):
+    id: strawberry.ID
+
+
+NodeT = TypeVar("NodeT", bound=_Node)
+
+
+def connection_of(page: Page[Any], nodes: list[NodeT]) -> Connection[NodeT]:
+    edges = [Edge(node=n, cursor=encode_cursor(uuid.UUID(n.id))) for n in nodes]
     return Connection(edges=edges, page_info=PageInfo(has_next_page=page.has_more, end_cursor=page.next_cursor))
 
 

@@ -11,12 +11,12 @@ from api.rest.problems import CATALOGUE, problem_response
 from api.rest.security import services_of
 
 
-@get("/health", tags=["operations"], summary="Liveness")
+@get("/health", security=[{}], tags=["operations"], summary="Liveness")
 async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/ready", tags=["operations"], summary="Readiness: PostgreSQL and Redis reachable")
+@get("/ready", security=[{}], tags=["operations"], summary="Readiness: PostgreSQL and Redis reachable")
 async def ready(request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
     services = services_of(request.app.state)
     checks: dict[str, str] = {}
@@ -35,7 +35,7 @@ async def ready(request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
     return Response({"status": "ready" if ok else "not_ready", **checks}, status_code=200 if ok else 503)
 
 
-@get("/problems/{code:str}", tags=["operations"], summary="What a problem `type` means")
+@get("/problems/{code:str}", security=[{}], tags=["operations"], summary="What a problem `type` means")
 async def problem_type(request: Request[Any, Any, Any], code: str) -> Response[Any]:
     if code not in CATALOGUE:
         return problem_response(request, 404, "not_found", f"No problem type {code!r}.")

@@ -58,6 +58,7 @@ def _basic_credentials(header: str) -> tuple[str, str] | None:
 
 @post(
     "/oauth/token",
+    security=[{}],
     tags=["auth"],
     summary="Get an access token",
     description="Client credentials grant. Authenticate with HTTP Basic or with client_id and client_secret "
@@ -98,6 +99,6 @@ async def issue_token(request: Request[Any, Any, Any]) -> Response[TokenOut]:
     return Response(body, status_code=200, headers=_NO_STORE)
 
 
-@get("/.well-known/jwks.json", tags=["auth"], summary="Public keys that verify access tokens")
+@get("/.well-known/jwks.json", security=[{}], tags=["auth"], summary="Public keys that verify access tokens")
 async def jwks(request: Request[Any, Any, Any]) -> dict[str, Any]:
     return await services_of(request.app.state).tokens.store.public_jwks()

@@ -8,6 +8,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import (
     HTTPException,
+    SerializationException,
     MethodNotAllowedException,
     NotFoundException,
     PermissionDeniedException,
@@ -85,8 +86,6 @@ def _domain(request: Request[Any, Any, Any], exc: DomainError) -> Response[bytes
 
 def _validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[bytes]:
     detail = str(exc.detail)
-    if "JSON is malformed" in detail or "malformed" in detail.lower():
-        return problem_response(request, 400, "malformed_json", "The request body is not valid JSON.")
     errors = []
     for item in exc.extra or []:
         if isinstance(item, dict):
@@ -98,6 +97,8 @@ def _validation(request: Request[Any, Any, Any], exc: ValidationException) -> Re
 def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
     if isinstance(exc, Problem):
         return problem_response(request, exc.status_code, exc.code, str(exc.detail), **exc.extra_members)
+    if isinstance(exc.__cause__, SerializationException):  # the body did not parse as JSON
+        return problem_response(request, 400, "malformed_json", f"The request body is not valid JSON: {exc.detail}.")
     if isinstance(exc, NotFoundException):
         return problem_response(request, 404, "not_found", "No such resource.")
     if isinstance(exc, MethodNotAllowedException):

