@@ -73,5 +73,5 @@ def sqlalchemy_url(url: str) -> str:
     """postgresql://... -> postgresql+asyncpg://... (asyncpg takes a unix socket dir as `host=` query)."""
     for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+asyncpg://" + url[len(prefix):]
-    raise ValueError(f"not a PostgreSQL URL: {url.split('@')[-1]}")
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    raise ValueError(f"not a PostgreSQL URL: {url.rsplit('@', maxsplit=1)[-1]}")

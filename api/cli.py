@@ -67,10 +67,18 @@ async def _clients_create(args: argparse.Namespace, s: Settings) -> int:
             return 2
     finally:
         await engine.dispose()
-    data = {"tenant_id": str(tid), "client_id": creds.client_id, "client_secret": creds.client_secret,
-            "scopes": sorted(creds.scopes)}
-    _out(args, data, f"client_id     {creds.client_id}\nclient_secret {creds.client_secret}  (shown once)\n"
-                     f"scopes        {' '.join(sorted(creds.scopes))}")
+    data = {
+        "tenant_id": str(tid),
+        "client_id": creds.client_id,
+        "client_secret": creds.client_secret,
+        "scopes": sorted(creds.scopes),
+    }
+    _out(
+        args,
+        data,
+        f"client_id     {creds.client_id}\nclient_secret {creds.client_secret}  (shown once)\n"
+        f"scopes        {' '.join(sorted(creds.scopes))}",
+    )
     return 0
 
 
@@ -85,7 +93,8 @@ async def _clients_list(args: argparse.Namespace, s: Settings) -> int:
     else:
         for r in rows:
             state = "disabled" if r["disabled_at"] else "active"
-            print(f"{r['client_id']}  {state:8}  {' '.join(r['scopes']):60}  {r['name']}")
+            scopes = " ".join(str(x) for x in r["scopes"])  # type: ignore[attr-defined]
+            print(f"{r['client_id']}  {state:8}  {scopes:60}  {r['name']}")
     return 0
 
 

@@ -142,8 +142,12 @@ def _check_line(line: NewInvoiceLine, at: str, v: Validator) -> int:
         f"{at}.quantity",
         "must be above 0, at most 1,000,000, with at most 4 decimal places",
     )
-    ok_u = v.check(0 <= line.unit_amount <= MAX_MINOR, f"{at}.unit_amount", "must be 0 or more minor units, within limits")
-    ok_t = v.check(0 <= line.tax_amount <= MAX_MINOR, f"{at}.tax_amount", "must be 0 or more minor units, within limits")
+    ok_u = v.check(
+        0 <= line.unit_amount <= MAX_MINOR, f"{at}.unit_amount", "must be 0 or more minor units, within limits"
+    )
+    ok_t = v.check(
+        0 <= line.tax_amount <= MAX_MINOR, f"{at}.tax_amount", "must be 0 or more minor units, within limits"
+    )
     if not (ok_q and ok_u and ok_t):
         return 0
     amount = round_minor(q * line.unit_amount)

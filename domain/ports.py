@@ -25,7 +25,7 @@ class ClientRepository(Protocol):
 
     async def get_many(self, client_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Client]: ...
 
-    async def list(self, page: PageRequest) -> Page[Client]: ...
+    async def list_page(self, page: PageRequest) -> Page[Client]: ...
 
 
 class InvoiceRepository(Protocol):
@@ -37,7 +37,7 @@ class InvoiceRepository(Protocol):
     async def update_state(self, invoice: Invoice) -> None:
         """Persist status, amount paid and timestamps (lines are immutable once issued)."""
 
-    async def list(self, where: InvoiceFilter, page: PageRequest) -> Page[Invoice]: ...
+    async def list_page(self, where: InvoiceFilter, page: PageRequest) -> Page[Invoice]: ...
 
 
 class Outbox(Protocol):
@@ -47,10 +47,18 @@ class Outbox(Protocol):
 class UnitOfWork(Protocol):
     """One tenant's transaction. Nothing is kept unless `commit` is called."""
 
-    tenant_id: uuid.UUID
-    clients: ClientRepository
-    invoices: InvoiceRepository
-    outbox: Outbox
+    # Read-only members, so an adapter may hold its own concrete repository types.
+    @property
+    def tenant_id(self) -> uuid.UUID: ...
+
+    @property
+    def clients(self) -> ClientRepository: ...
+
+    @property
+    def invoices(self) -> InvoiceRepository: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 
@@ -75,4 +83,5 @@ class EventFeed(Protocol):
 
 
 class EventUnitOfWork(UnitOfWork, Protocol):
-    events: EventFeed
+    @property
+    def events(self) -> EventFeed: ...

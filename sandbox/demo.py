@@ -33,14 +33,21 @@ async def _still_valid(settings: Settings, saved: dict[str, Any]) -> bool:
         await engine.dispose()
 
 
-async def ensure_demo_tenant(settings: Settings, path: Path) -> dict[str, Any]:
+def load_credentials(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def save_credentials(path: Path, creds: dict[str, Any]) -> None:
+    """Secrets are stored hashed, so this file is the only copy of the demo client's secret."""
+    path.write_text(json.dumps(creds, indent=2))
+    path.chmod(0o600)
+
+
+async def ensure_demo_tenant(settings: Settings, saved: dict[str, Any]) -> dict[str, Any]:
     """Reuse the saved demo credentials when they still work; otherwise create the tenant (or a new
-    client for it) and save them. Secrets are stored hashed, so the file is the only copy."""
-    saved: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    client for it, when only the secret was lost)."""
     if saved and await _still_valid(settings, saved):
-        saved["base_url"] = settings.base_url
-        path.write_text(json.dumps(saved, indent=2))
-        return saved
+        return {**saved, "base_url": settings.base_url}
     engine = app_engine(settings, pool_size=1)
     try:
         tenant_id = uuid.UUID(saved["tenant_id"]) if saved.get("tenant_id") else None
@@ -50,16 +57,13 @@ async def ensure_demo_tenant(settings: Settings, path: Path) -> dict[str, Any]:
         creds = await create_api_client(engine, tenant_id, "demo (make run)", ALL_SCOPES)
     finally:
         await engine.dispose()
-    data = {
+    return {
         "tenant_id": str(tenant_id),
         "tenant_name": DEMO_NAME,
         "client_id": creds.client_id,
         "client_secret": creds.client_secret,
         "base_url": settings.base_url,
     }
-    path.write_text(json.dumps(data, indent=2))
-    path.chmod(0o600)
-    return data
 
 
 async def _seed(engine: Any, tenant_id: uuid.UUID) -> None:
@@ -68,16 +72,28 @@ async def _seed(engine: Any, tenant_id: uuid.UUID) -> None:
     today = clock.now().date()
     async with SqlUnitOfWork(engine, tenant_id) as uow:
         acme = await create_client(
-            uow, principal, clock,
-            NewClient("Acme Dental Group", "ap@acmedental.example", Address("12 Main St", None, "Austin", "TX", "78701", "US")),
+            uow,
+            principal,
+            clock,
+            NewClient(
+                "Acme Dental Group", "ap@acmedental.example", Address("12 Main St", None, "Austin", "TX", "78701", "US")
+            ),
         )
         harbor = await create_client(
-            uow, principal, clock,
-            NewClient("Harbor Logistics", "billing@harbor.example", Address("9 Pier Rd", None, "Hartford", "CT", "06103", "US")),
+            uow,
+            principal,
+            clock,
+            NewClient(
+                "Harbor Logistics",
+                "billing@harbor.example",
+                Address("9 Pier Rd", None, "Hartford", "CT", "06103", "US"),
+            ),
         )
         for n, (client, due) in enumerate([(acme, -10), (acme, 20), (harbor, 5)], start=1001):
             await create_invoice(
-                uow, principal, clock,
+                uow,
+                principal,
+                clock,
                 NewInvoice(
                     client_id=client.id,
                     number=f"INV-{n}",

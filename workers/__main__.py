@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from adapters.config import Settings
@@ -11,9 +10,12 @@ from workers.settings import build_worker
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    worker = build_worker(Settings.from_env())
-    worker.handle_signals = True
-    asyncio.run(worker.main())
+    # arq's Worker binds to the event loop current when it is built and starts every job on that loop, so it
+    # must run on that same loop: Worker.run(), not asyncio.run(worker.main()) (a second loop, on which the
+    # jobs were never run). handle_signals must be given at construction: arq installs its SIGTERM/SIGINT
+    # handlers (cancel jobs in flight so they go back to the queue, then run on_shutdown) in __init__.
+    worker = build_worker(Settings.from_env(), handle_signals=True)
+    worker.run()
 
 
 if __name__ == "__main__":

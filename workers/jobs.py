@@ -2,18 +2,38 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
+
+from arq import Retry
 
 from adapters.db.idempotency import purge_expired
 from adapters.db.uow import SqlUnitOfWork
 from domain.usecases.events import handle_event as handle_event_use_case
 
+log = logging.getLogger("arbridge.jobs")
+MAX_RETRY_DELAY = 300.0
+
+
+def retry_delay(job_try: int) -> float:
+    """1 s, 2 s, 4 s, ... up to 5 min: with max_tries 10 a job rides out about 8 minutes of outage."""
+    return float(min(2 ** (job_try - 1), MAX_RETRY_DELAY))
+
 
 async def handle_event(ctx: dict[str, Any], tenant_id: str, event_id: str) -> list[str]:
-    async with SqlUnitOfWork(ctx["engine"], uuid.UUID(tenant_id)) as uow:
-        ran = await handle_event_use_case(uow, uuid.UUID(event_id))
-        await uow.commit()
+    try:
+        async with SqlUnitOfWork(ctx["engine"], uuid.UUID(tenant_id)) as uow:
+            ran = await handle_event_use_case(uow, uuid.UUID(event_id))
+            await uow.commit()
+    except Exception as exc:
+        # arq retries a job only when it raises Retry; any other failure would finish it for good, and the
+        # relay has already marked the event dispatched, so the event would never be handled. A rerun is
+        # always safe (each handler's claim commits with its effects), so every failure is retried, with
+        # backoff, until max_tries.
+        delay = retry_delay(int(ctx.get("job_try", 1)))
+        log.warning("event %s: %s: %s; retrying in %.0f s", event_id, type(exc).__name__, exc, delay)
+        raise Retry(defer=delay) from exc
     return ran
 
 

@@ -41,7 +41,9 @@ async def find_api_client(engine: AsyncEngine, client_id: str) -> ApiClientRecor
     return ApiClientRecord(row.tenant_id, row.client_id, row.secret_hash, frozenset(row.scopes))
 
 
-async def create_tenant(engine: AsyncEngine, name: str, timezone: str = "UTC", tenant_id: uuid.UUID | None = None) -> uuid.UUID:
+async def create_tenant(
+    engine: AsyncEngine, name: str, timezone: str = "UTC", tenant_id: uuid.UUID | None = None
+) -> uuid.UUID:
     tid = tenant_id or new_id()
     async with engine.begin() as conn:
         await conn.execute(_SET_TENANT, {"tenant": str(tid)})
@@ -82,8 +84,13 @@ async def list_api_clients(engine: AsyncEngine, tenant_id: uuid.UUID) -> list[di
     async with engine.begin() as conn:
         await conn.execute(_SET_TENANT, {"tenant": str(tenant_id)})
         rows = await conn.execute(
-            select(api_clients.c.client_id, api_clients.c.name, api_clients.c.scopes, api_clients.c.created_at,
-                   api_clients.c.disabled_at)
+            select(
+                api_clients.c.client_id,
+                api_clients.c.name,
+                api_clients.c.scopes,
+                api_clients.c.created_at,
+                api_clients.c.disabled_at,
+            )
             .where(api_clients.c.tenant_id == tenant_id)
             .order_by(api_clients.c.created_at)
         )

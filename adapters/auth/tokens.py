@@ -85,7 +85,7 @@ class SigningKeyStore:
 
     async def public_jwks(self) -> dict[str, object]:
         keys = await self.load()
-        return keys.verifying.as_dict(private=False)
+        return dict(keys.verifying.as_dict(private=False))
 
 
 class TokenService:

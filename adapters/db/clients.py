@@ -51,7 +51,7 @@ class SqlClientRepository:
         rows = await self.conn.execute(self._scoped().where(clients.c.id.in_(list(set(client_ids)))))
         return {r.id: _to_client(r._mapping) for r in rows}
 
-    async def list(self, page: PageRequest) -> Page[Client]:
+    async def list_page(self, page: PageRequest) -> Page[Client]:
         q = self._scoped().order_by(clients.c.id.desc()).limit(page.limit + 1)
         if page.after is not None:
             q = q.where(clients.c.id < page.after)

@@ -57,7 +57,7 @@ class SqlEventFeed:
             .on_conflict_do_nothing()
         )
 
-    async def list(self, page: PageRequest, event_type: str | None = None) -> Page[dict[str, Any]]:
+    async def list_page(self, page: PageRequest, event_type: str | None = None) -> Page[dict[str, Any]]:
         q = (
             select(events)
             .where(events.c.tenant_id == self.tenant_id)

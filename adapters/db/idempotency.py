@@ -64,13 +64,16 @@ class SqlIdempotencyKeys:
     async def stored(self, key: str) -> StoredResponse | None:
         row = (
             await self.conn.execute(
-                select(keys.c.request_hash, keys.c.response_status, keys.c.response_body, keys.c.response_content_type)
-                .where(keys.c.tenant_id == self.tenant_id, keys.c.key == key)
+                select(
+                    keys.c.request_hash, keys.c.response_status, keys.c.response_body, keys.c.response_content_type
+                ).where(keys.c.tenant_id == self.tenant_id, keys.c.key == key)
             )
         ).first()
         if row is None:
             return None
-        return StoredResponse(row.request_hash, row.response_status, bytes(row.response_body), row.response_content_type)
+        return StoredResponse(
+            row.request_hash, row.response_status, bytes(row.response_body), row.response_content_type
+        )
 
     async def complete(self, key_id: uuid.UUID, status: int, body: bytes, content_type: str) -> None:
         await self.conn.execute(

@@ -75,7 +75,7 @@ class SqlInvoiceRepository:
             )
         )
 
-    async def list(self, where: InvoiceFilter, page: PageRequest) -> Page[Invoice]:
+    async def list_page(self, where: InvoiceFilter, page: PageRequest) -> Page[Invoice]:
         conds = []
         if where.status is not None:
             conds.append(invoices.c.status == where.status.value)

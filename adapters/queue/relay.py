@@ -8,11 +8,11 @@ dedup and the handlers' claims make that harmless.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import asyncpg
 from arq.connections import ArqRedis
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.db.outbox import lock_pending, mark_dispatched
@@ -53,12 +53,12 @@ async def run_relay(
             try:
                 while await relay_once(engine, redis, queue_name) == BATCH:
                     pass  # a full batch: more may be waiting
-            except (OSError, SQLAlchemyError, ConnectionError) as exc:
-                log.warning("relay: %s; retrying", exc)
-            try:
+            except Exception as exc:  # noqa: BLE001 - Redis, PostgreSQL or anything else: log it and go on
+                # This loop lives as long as the worker and nobody awaits it: if it ended, events would pile
+                # up unsent, silently, until the next restart. The rows stay pending and are retried.
+                log.warning("relay: %s: %s; retrying", type(exc).__name__, exc)
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=idle_poll)
-            except TimeoutError:
-                pass
     finally:
         if listener is not None:
             await listener.close()

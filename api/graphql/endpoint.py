@@ -54,7 +54,7 @@ class GraphQLController(_Base):  # type: ignore[misc]
         # The same test as the context getter's, on strawberry's request adapter.
         return wants_ide(request.method, request.query_params, request.headers.get("accept", ""))
 
-    async def execute_operation(  # noqa: PLR0917 - strawberry's signature
+    async def execute_operation(  # strawberry's signature
         self,
         request: Any,
         request_adapter: Any,

@@ -67,13 +67,20 @@ async def _read(call: Callable[[], Awaitable[T]]) -> T:
     except Forbidden as exc:
         raise forbidden(exc) from exc
     except errors.ValidationFailed as exc:
-        fields = [{"field": _graphql_name(e.field), "message": e.message} for e in exc.errors]
-        raise GraphQLError(exc.message, extensions={"code": "BAD_USER_INPUT", "fields": fields}) from exc
+        fields = [FieldError(field=_graphql_name(e.field), message=e.message) for e in exc.errors]
+        raise GraphQLError(
+            _summary(fields),
+            extensions={"code": "BAD_USER_INPUT", "fields": [{"field": f.field, "message": f.message} for f in fields]},
+        ) from exc
+
+
+def _summary(fields: list[FieldError]) -> str:
+    return "; ".join(f"{f.field}: {f.message}" for f in fields) or "invalid input"
 
 
 def _validation(exc: errors.ValidationFailed) -> ValidationError:
     fields = [FieldError(field=_graphql_name(e.field), message=e.message) for e in exc.errors]
-    return ValidationError(message="; ".join(f"{f.field}: {f.message}" for f in fields), fields=fields)
+    return ValidationError(message=_summary(fields), fields=fields)
 
 
 @strawberry.type

@@ -23,7 +23,7 @@ async def list_events(
     type: Annotated[str | None, Parameter(description="Only events of this type, e.g. invoice.created")] = None,
 ) -> EventList:
     principal.require(Scope.EVENTS_READ)
-    page = await uow.events.list(PageRequest.build(limit, cursor), type)
+    page = await uow.events.list_page(PageRequest.build(limit, cursor), type)
     return EventList(
         [EventOut(e["id"], e["event_type"], e["subject_id"], e["data"], e["occurred_at"]) for e in page.items],
         page.has_more,

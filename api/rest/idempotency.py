@@ -55,9 +55,7 @@ async def respond_once(
         if stored is None:  # expired and purged between our two statements: ask for a retry
             raise Problem(409, "idempotency_key_in_use", "The key changed hands; retry the request.")
         if stored.request_hash != fingerprint:
-            raise Problem(
-                422, "idempotency_key_reused", "This Idempotency-Key was used with a different request."
-            )
+            raise Problem(422, "idempotency_key_reused", "This Idempotency-Key was used with a different request.")
         return Response(
             stored.body,
             status_code=stored.status,

@@ -17,14 +17,15 @@ from adapters.auth.clients import find_api_client
 from adapters.auth.secrets import verify_secret
 from api.rest.schemas import TokenOut
 from api.rest.security import services_of
-from domain.auth import Principal
+from domain.auth import Principal, parse_scopes
 from domain.errors import DomainError
-from domain.auth import parse_scopes
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-def _oauth_error(request: Request[Any, Any, Any], status: int, error: str, description: str, basic: bool = False) -> Response[bytes]:
+def _oauth_error(
+    request: Request[Any, Any, Any], status: int, error: str, description: str, basic: bool = False
+) -> Response[bytes]:
     body = {
         "error": error,
         "error_description": description,
@@ -80,7 +81,7 @@ async def issue_token(request: Request[Any, Any, Any]) -> Response[TokenOut]:
         basic = _basic_credentials(request.headers.get("authorization", ""))
     except ValueError as exc:
         return _oauth_error(request, 401, "invalid_client", str(exc), basic=True)  # type: ignore[return-value]
-    if basic and ("client_secret" in fields or "client_id" in fields and fields["client_id"] != basic[0]):
+    if basic and ("client_secret" in fields or ("client_id" in fields and fields["client_id"] != basic[0])):
         return _oauth_error(request, 400, "invalid_request", "Use one client authentication method, not two.")  # type: ignore[return-value]
     if fields.get("grant_type") != "client_credentials":
         if "grant_type" not in fields:

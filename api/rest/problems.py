@@ -8,10 +8,10 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import (
     HTTPException,
-    SerializationException,
     MethodNotAllowedException,
     NotFoundException,
     PermissionDeniedException,
+    SerializationException,
     ValidationException,
 )
 from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE

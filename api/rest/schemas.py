@@ -33,7 +33,9 @@ class CreateClientIn(_In):
 
     def command(self) -> NewClient:
         a = self.address or AddressIn()
-        return NewClient(self.name, self.billing_email, Address(a.line1, a.line2, a.city, a.state, a.postal_code, a.country))
+        return NewClient(
+            self.name, self.billing_email, Address(a.line1, a.line2, a.city, a.state, a.postal_code, a.country)
+        )
 
 
 class InvoiceLineIn(_In):
@@ -86,8 +88,12 @@ class ClientOut(msgspec.Struct):
     def of(c: Client) -> ClientOut:
         a = c.address
         return ClientOut(
-            c.id, c.name, c.billing_email, AddressOut(a.line1, a.line2, a.city, a.state, a.postal_code, a.country),
-            c.created_at, c.updated_at,
+            c.id,
+            c.name,
+            c.billing_email,
+            AddressOut(a.line1, a.line2, a.city, a.state, a.postal_code, a.country),
+            c.created_at,
+            c.updated_at,
         )
 
 

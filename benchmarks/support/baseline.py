@@ -128,7 +128,7 @@ def _invoice(r: Any, lines: list[Any]) -> dict[str, Any]:
 
 
 def _cursor(last_id: uuid.UUID) -> str:
-    import base64  # noqa: PLC0415
+    import base64
 
     return base64.urlsafe_b64encode(last_id.bytes).decode().rstrip("=")
 

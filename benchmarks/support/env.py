@@ -35,7 +35,7 @@ class Servers:
 @contextlib.contextmanager
 def servers() -> Iterator[Servers]:
     """DATABASE_URL / REDIS_URL when set; otherwise embedded servers in a temp dir, removed afterwards."""
-    from sandbox.embedded import start_postgres, start_redis  # noqa: PLC0415 - only without env URLs
+    from sandbox.embedded import start_postgres, start_redis
 
     db_url, redis_url = os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL")
     tmp = Path(tempfile.mkdtemp(prefix="arbridge-bench-"))

@@ -28,12 +28,12 @@ TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 def cpu_snapshot(pid: int | None) -> tuple[float, float, float, float] | None:
     """(server process CPU s, machine busy CPU s, machine total CPU s, our own CPU s), or None off Linux."""
     try:
-        fields = open("/proc/stat").readline().split()[1:]  # noqa: SIM115, PTH123
+        fields = open("/proc/stat").readline().split()[1:]  # noqa: SIM115
         ticks = [int(x) for x in fields]
         idle = ticks[3] + ticks[4]  # idle + iowait
         server = 0.0
         if pid:
-            stat = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115, PTH123
+            stat = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115
             server = (int(stat[11]) + int(stat[12])) / TICKS  # utime + stime
         return server, (sum(ticks[:8]) - idle) / TICKS, sum(ticks[:8]) / TICKS, time.process_time()
     except (OSError, ValueError, IndexError):
@@ -178,7 +178,7 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
 def cli() -> None:
     spec = json.load(sys.stdin)
     try:
-        import uvloop  # noqa: PLC0415 - optional, makes the client cheaper
+        import uvloop
 
         result = uvloop.run(run(spec))
     except ImportError:

@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -20,30 +21,26 @@ from typing import Any
 from benchmarks.support.servers import Served
 
 _FRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^()]*?)(?::\d+)?\)$")
-_OURS = ("/api/", "/adapters/", "/domain/")
-_PACKAGES = (
-    "strawberry", "graphql", "litestar", "sqlalchemy", "asyncpg", "msgspec", "uvicorn", "httptools", "uvloop",
-    "joserfc", "anyio", "redis",
-)  # fmt: skip
+_OURS = ("api", "adapters", "domain")
+_EVENT_LOOP = "event loop, I/O and C extensions (uvloop, asyncpg protocol, httptools)"
 
 
 def py_spy() -> str | None:
     return os.environ.get("PY_SPY") or shutil.which("py-spy")
 
 
-def _package(file: str) -> str:
-    if "site-packages/" in file:
-        top = file.split("site-packages/", 1)[1].split("/", 1)[0]
-        for p in _PACKAGES:
-            if top.startswith(p):
-                return p
-        return top.removesuffix(".py")
-    if any(o in file for o in _OURS):
-        return "arbridge (api/adapters/domain)"
-    if "/lib/python3" in file:
-        lib = file.split("/lib/python3", 1)[1].split("/", 2)
-        return "stdlib " + (lib[1].removesuffix(".py") if len(lib) > 1 else "?")
-    return file or "?"
+def _package(file: str, func: str) -> str:
+    """py-spy names files relative to their sys.path entry: the first component is the package."""
+    top = file.rsplit("site-packages/", maxsplit=1)[-1].split("/", 1)[0].removesuffix(".py")
+    if top in _OURS:
+        return f"arbridge {top}/"
+    if top == "asyncio" and func == "Runner.run":
+        return _EVENT_LOOP  # time in native code called from the loop is charged to its Python caller
+    if top in sys.stdlib_module_names:
+        return f"stdlib {top}"
+    if top in ("graphql", "strawberry", "litestar", "sqlalchemy", "asyncpg", "msgspec", "uvicorn", "anyio"):
+        return top
+    return top or "?"
 
 
 def _frames(stack: str) -> list[tuple[str, str]]:
@@ -67,10 +64,10 @@ def summarise(collapsed: Path, top: int = 25) -> str:
         total += n
         frames = _frames(stack)
         func, file = frames[-1]
-        by_pkg[_package(file)] += n
-        by_leaf[f"{func} ({_package(file)}: {Path(file).name})"] += n
-        for f, fl in {(f, fl) for f, fl in frames if any(o in fl for o in _OURS)}:
-            ours_incl[f"{f} ({fl.split('/work/main/')[-1]})"] += n
+        by_pkg[_package(file, func)] += n
+        by_leaf[f"{func} ({file})"] += n
+        for f, fl in {(f, fl) for f, fl in frames if fl.split("/", 1)[0] in _OURS}:
+            ours_incl[f"{f} ({fl})"] += n
     if not total:
         return "no samples\n"
 
@@ -85,7 +82,10 @@ def summarise(collapsed: Path, top: int = 25) -> str:
 
 
 def profile_phase(
-    out_dir: str, ours: Served, run_load: Callable[[str, str, str], dict[str, Any]], plans: dict[str, tuple[str, str, str]]
+    out_dir: str,
+    ours: Served,
+    run_load: Callable[[str, str, str], dict[str, Any]],
+    plans: dict[str, tuple[str, str, str]],
 ) -> None:
     exe = py_spy()
     if exe is None:
@@ -98,7 +98,7 @@ def profile_phase(
         cmd = [exe, "record", "--pid", str(ours.pid), "--rate", "200", "--nonblocking", "--format", "raw",
                "--output", str(out), "--duration", "12"]  # fmt: skip
         spy = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        res = run_load(path, method, body)
+        res = run_load(method, path, body)
         try:
             spy.wait(timeout=30)
         except subprocess.TimeoutExpired:

@@ -67,9 +67,10 @@ def table(title: str, rows: list[dict[str, Any]]) -> str:
         ratio, target = r.get("ratio"), r.get("target")
         verdict = "" if ratio is None or target is None else ("  ok" if ratio >= target else "  MISS")
         busy = r.get("busy")
+        busy_pct = _fmt(busy * 100 if busy is not None else None, ".0f") + "%"
         out.append(
             f"{r['label']:<18}{_fmt(r['rps'], ',.1f'):>9}{_fmt(r['p50_ms'], '.1f'):>9}{_fmt(r['p99_ms'], '.1f'):>9}"
-            f"{r['errors']:>8}{_fmt(r.get('cpu_ms'), '.2f'):>12}{_fmt(busy * 100 if busy is not None else None, '.0f') + '%':>6}"
+            f"{r['errors']:>8}{_fmt(r.get('cpu_ms'), '.2f'):>12}{busy_pct:>6}"
             f"{_fmt(ratio, '.2f') if ratio is not None else '':>7}"
             f"{('>= ' + format(target, '.2f')) if target is not None else '':>9}{verdict}"
         )

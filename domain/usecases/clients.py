@@ -34,4 +34,4 @@ async def get_client(uow: UnitOfWork, principal: Principal, client_id: uuid.UUID
 
 async def list_clients(uow: UnitOfWork, principal: Principal, page: PageRequest) -> Page[Client]:
     principal.require(Scope.CLIENTS_READ)
-    return await uow.clients.list(page)
+    return await uow.clients.list_page(page)

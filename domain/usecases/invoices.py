@@ -57,7 +57,7 @@ async def list_invoices(
     uow: UnitOfWork, principal: Principal, where: InvoiceFilter, page: PageRequest
 ) -> Page[Invoice]:
     principal.require(Scope.INVOICES_READ)
-    return await uow.invoices.list(where, page)
+    return await uow.invoices.list_page(where, page)
 
 
 async def void_invoice(uow: UnitOfWork, principal: Principal, clock: Clock, invoice_id: uuid.UUID) -> Invoice:

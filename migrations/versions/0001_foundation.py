@@ -60,7 +60,7 @@ def _roles() -> None:
     """)
     if password:
         op.execute(f"ALTER ROLE {APP}{pw}")
-    op.execute(f"GRANT CONNECT ON DATABASE \"{op.get_bind().engine.url.database}\" TO {APP}")
+    op.execute(f'GRANT CONNECT ON DATABASE "{op.get_bind().engine.url.database}" TO {APP}')
     op.execute(f"GRANT USAGE ON SCHEMA public TO {APP}, {SYSTEM}")
 
 

@@ -13,8 +13,8 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.auth.tokens import SigningKeyStore, TokenService
-from adapters.crypto import KeyRing
 from adapters.config import Settings
+from adapters.crypto import KeyRing
 from domain.auth import Principal
 from tests.conftest import Api, new_tenant, token_for
 
@@ -22,7 +22,9 @@ from tests.conftest import Api, new_tenant, token_for
 async def test_token_by_basic_and_by_form(client: AsyncTestClient[Any], engine: AsyncEngine) -> None:
     creds = await new_tenant(engine, "Basic Or Form IT")
     by_basic = await client.post(
-        "/oauth/token", data={"grant_type": "client_credentials"}, auth=httpx.BasicAuth(creds.client_id, creds.client_secret)
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=httpx.BasicAuth(creds.client_id, creds.client_secret),
     )
     by_form = await client.post(
         "/oauth/token",
@@ -38,14 +40,18 @@ async def test_token_by_basic_and_by_form(client: AsyncTestClient[Any], engine: 
 
 async def test_token_errors_follow_rfc6749(client: AsyncTestClient[Any], engine: AsyncEngine) -> None:
     creds = await new_tenant(engine, "Token Errors IT")
-    wrong = await client.post("/oauth/token", data={"grant_type": "client_credentials"}, auth=httpx.BasicAuth(creds.client_id, "nope"))
+    wrong = await client.post(
+        "/oauth/token", data={"grant_type": "client_credentials"}, auth=httpx.BasicAuth(creds.client_id, "nope")
+    )
     assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
     assert wrong.headers["www-authenticate"].startswith("Basic")
     unknown = await client.post(
         "/oauth/token", data={"grant_type": "client_credentials", "client_id": "arb_nobody", "client_secret": "x"}
     )
     assert unknown.status_code == 401 and unknown.json()["error"] == "invalid_client"
-    grant = await client.post("/oauth/token", data={"grant_type": "password"}, auth=httpx.BasicAuth(creds.client_id, creds.client_secret))
+    grant = await client.post(
+        "/oauth/token", data={"grant_type": "password"}, auth=httpx.BasicAuth(creds.client_id, creds.client_secret)
+    )
     assert grant.status_code == 400 and grant.json()["error"] == "unsupported_grant_type"
     both = await client.post(
         "/oauth/token",
@@ -54,13 +60,16 @@ async def test_token_errors_follow_rfc6749(client: AsyncTestClient[Any], engine:
     )
     assert both.status_code == 400 and both.json()["error"] == "invalid_request"
     scope = await client.post(
-        "/oauth/token", data={"grant_type": "client_credentials", "scope": "invoices:read bogus:scope"},
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "scope": "invoices:read bogus:scope"},
         auth=httpx.BasicAuth(creds.client_id, creds.client_secret),
     )
     assert scope.status_code == 400 and scope.json()["error"] == "invalid_scope"
 
 
-async def test_requests_without_valid_token_are_refused(client: AsyncTestClient[Any], settings: Settings, engine: AsyncEngine) -> None:
+async def test_requests_without_valid_token_are_refused(
+    client: AsyncTestClient[Any], settings: Settings, engine: AsyncEngine
+) -> None:
     missing = await client.get("/v1/invoices")
     assert missing.status_code == 401
     assert missing.headers["content-type"].startswith("application/problem+json")
@@ -108,14 +117,24 @@ async def test_other_tenants_invoice_is_404_like_an_absent_one(tenant_a: Api, te
     assert (await tenant_b.post(f"/v1/invoices/{inv['id']}/void")).status_code == 404
     assert (await tenant_b.get(f"/v1/clients/{c['id']}")).status_code == 404
     # and B cannot bill A's client
-    r = await tenant_b.post("/v1/invoices", json={"client_id": c["id"], "number": "X-1", "currency": "USD",
-                                                   "issue_date": "2026-11-01", "due_date": "2026-11-30",
-                                                   "lines": [{"description": "x", "unit_amount": 100}]})
+    r = await tenant_b.post(
+        "/v1/invoices",
+        json={
+            "client_id": c["id"],
+            "number": "X-1",
+            "currency": "USD",
+            "issue_date": "2026-11-01",
+            "due_date": "2026-11-30",
+            "lines": [{"description": "x", "unit_amount": 100}],
+        },
+    )
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "client_id"
     assert (await tenant_a.get(f"/v1/invoices/{inv['id']}")).json()["status"] == "open"
 
 
-async def test_signing_key_rotation_keeps_live_tokens(client: AsyncTestClient[Any], settings: Settings, engine: AsyncEngine, tenant_a: Api) -> None:
+async def test_signing_key_rotation_keeps_live_tokens(
+    client: AsyncTestClient[Any], settings: Settings, engine: AsyncEngine, tenant_a: Api
+) -> None:
     before = tenant_a.headers
     store = SigningKeyStore(engine, KeyRing(settings.encryption_keys), settings.token_ttl_seconds)
     new_kid = await store.rotate()

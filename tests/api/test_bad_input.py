@@ -15,7 +15,9 @@ async def _invoice_count(api: Api) -> int:
 
 async def test_malformed_json(tenant_a: Api) -> None:
     before = await _invoice_count(tenant_a)
-    r = await tenant_a.post("/v1/invoices", content=b'{"client_id": "x", "number": ', headers={"content-type": "application/json"})
+    r = await tenant_a.post(
+        "/v1/invoices", content=b'{"client_id": "x", "number": ', headers={"content-type": "application/json"}
+    )
     assert r.status_code == 400
     assert r.headers["content-type"].startswith("application/problem+json")
     assert r.json()["code"] == "malformed_json"
@@ -45,7 +47,9 @@ async def test_bad_amounts_are_422_with_the_field(tenant_a: Api, line: dict[str,
 @pytest.mark.parametrize("amount", [12.5, 0.999, "12.50", 2**70, True, None, "ten"])
 async def test_fractional_or_non_numeric_amounts_are_refused(tenant_a: Api, amount: Any) -> None:
     c = await tenant_a.new_client()
-    r = await tenant_a.post("/v1/invoices", json=invoice_body(c["id"], lines=[{"description": "x", "unit_amount": amount}]))
+    r = await tenant_a.post(
+        "/v1/invoices", json=invoice_body(c["id"], lines=[{"description": "x", "unit_amount": amount}])
+    )
     assert r.status_code in (400, 422), r.text
     assert r.json()["code"] == "validation_failed"
     assert (await tenant_a.get("/v1/invoices", params={"client_id": c["id"]})).json()["data"] == []
@@ -98,6 +102,8 @@ async def test_bad_ids_in_path(tenant_a: Api) -> None:
 
 
 async def test_bad_client_input(tenant_a: Api) -> None:
-    r = await tenant_a.post("/v1/clients", json={"name": " ", "billing_email": "nope", "address": {"state": "ZZ", "country": "US"}})
+    r = await tenant_a.post(
+        "/v1/clients", json={"name": " ", "billing_email": "nope", "address": {"state": "ZZ", "country": "US"}}
+    )
     assert r.status_code == 422
     assert {e["field"] for e in r.json()["errors"]} == {"name", "billing_email", "address.state"}

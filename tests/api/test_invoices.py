@@ -62,8 +62,11 @@ async def test_list_filters_and_cursor_pagination(tenant_a: Api) -> None:
 
     void = (await tenant_a.get("/v1/invoices", params={"status": "void", "client_id": c1["id"]})).json()["data"]
     assert [i["number"] for i in void] == ["P-1"]
-    due = (await tenant_a.get("/v1/invoices", params={"client_id": c1["id"], "due_after": "2026-12-02",
-                                                      "due_before": "2026-12-05"})).json()["data"]
+    due = (
+        await tenant_a.get(
+            "/v1/invoices", params={"client_id": c1["id"], "due_after": "2026-12-02", "due_before": "2026-12-05"}
+        )
+    ).json()["data"]
     assert sorted(i["number"] for i in due) == ["P-3", "P-4"]
     since = (await tenant_a.get("/v1/invoices", params={"updated_since": other["updated_at"]})).json()["data"]
     assert {"P-other", "P-1"} <= {i["number"] for i in since}  # P-1 was updated (voided) after P-other

@@ -46,7 +46,9 @@ async def test_every_table_is_tenant_scoped_or_allow_listed(owner: AsyncEngine) 
             assert tuple(rls) == (True, True), f"{table}: RLS must be enabled and forced"
             policies = (
                 await conn.execute(
-                    text("SELECT qual, with_check, roles FROM pg_policies WHERE tablename = :t AND policyname = 'tenant_isolation'"),
+                    text(
+                        "SELECT qual, with_check, roles FROM pg_policies WHERE tablename = :t AND policyname = 'tenant_isolation'"
+                    ),
                     {"t": table},
                 )
             ).all()
@@ -73,13 +75,21 @@ async def test_foreign_keys_between_tenant_tables_carry_tenant_id(owner: AsyncEn
 
 async def test_app_role_is_not_privileged(owner: AsyncEngine) -> None:
     async with owner.connect() as conn:
-        role = (await conn.execute(text("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = :r"), {"r": APP_ROLE})).one()
-        owned = (await conn.execute(text("SELECT count(*) FROM pg_tables WHERE schemaname='public' AND tableowner = :r"), {"r": APP_ROLE})).scalar_one()
+        role = (
+            await conn.execute(text("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = :r"), {"r": APP_ROLE})
+        ).one()
+        owned = (
+            await conn.execute(
+                text("SELECT count(*) FROM pg_tables WHERE schemaname='public' AND tableowner = :r"), {"r": APP_ROLE}
+            )
+        ).scalar_one()
     assert tuple(role) == (False, False)
     assert owned == 0
 
 
-async def test_app_role_without_tenant_context_sees_nothing(engine: AsyncEngine, owner: AsyncEngine, tenant_a: Api, tenant_b: Api) -> None:
+async def test_app_role_without_tenant_context_sees_nothing(
+    engine: AsyncEngine, owner: AsyncEngine, tenant_a: Api, tenant_b: Api
+) -> None:
     for api in (tenant_a, tenant_b):
         c = await api.new_client()
         await api.new_invoice(c["id"])
@@ -87,7 +97,7 @@ async def test_app_role_without_tenant_context_sees_nothing(engine: AsyncEngine,
     tables = [t for t in await _tables(owner) if t not in GLOBAL_TABLES]
     async with engine.connect() as conn:
         assert (await conn.execute(text("SELECT current_user"))).scalar_one() == APP_ROLE
-        for table in tables + ["tenants"]:
+        for table in [*tables, "tenants"]:
             n = (await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one()
             assert n == 0, f"{table}: {n} rows visible without a tenant"
     async with owner.connect() as conn:
@@ -99,17 +109,21 @@ async def test_tenant_context_shows_only_that_tenant(engine: AsyncEngine, tenant
     await tenant_b.new_invoice(c["id"])
     async with engine.begin() as conn:
         await conn.execute(text("SELECT set_config('app.tenant_id', :t, true)"), {"t": str(tenant_a.tenant_id)})
-        others = (await conn.execute(text("SELECT count(*) FROM invoices WHERE tenant_id <> :t"), {"t": tenant_a.tenant_id})).scalar_one()
+        others = (
+            await conn.execute(text("SELECT count(*) FROM invoices WHERE tenant_id <> :t"), {"t": tenant_a.tenant_id})
+        ).scalar_one()
         assert others == 0
         # and writing a row for another tenant is refused by the policy's WITH CHECK
         try:
             async with conn.begin_nested():
                 await conn.execute(
-                    text("INSERT INTO clients (tenant_id, id, name, created_at, updated_at) VALUES (:t, gen_random_uuid(), 'x', now(), now())"),
+                    text(
+                        "INSERT INTO clients (tenant_id, id, name, created_at, updated_at) VALUES (:t, gen_random_uuid(), 'x', now(), now())"
+                    ),
                     {"t": tenant_b.tenant_id},
                 )
             raise AssertionError("insert for another tenant succeeded")
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             assert "row-level security" in str(exc)
 
 

