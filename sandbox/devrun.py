@@ -53,7 +53,7 @@ Demo tenant ({creds["tenant_name"]})
   tenant_id       {creds["tenant_id"]}
   client_id       {creds["client_id"]}
   client_secret   {creds["client_secret"]}
-  (also in {creds['path']})
+  (also in {creds["path"]})
 
 Try it:
   TOKEN=$(curl -s -u {creds["client_id"]}:{creds["client_secret"]} -d grant_type=client_credentials \\
