@@ -21,9 +21,7 @@ class SqlEventFeed:
 
     async def outbox_event(self, event_id: uuid.UUID) -> DomainEvent | None:
         row = (
-            await self.conn.execute(
-                select(outbox).where(outbox.c.tenant_id == self.tenant_id, outbox.c.id == event_id)
-            )
+            await self.conn.execute(select(outbox).where(outbox.c.tenant_id == self.tenant_id, outbox.c.id == event_id))
         ).first()
         if row is None:
             return None
