@@ -27,7 +27,7 @@ class Settings:
     token_ttl_seconds: int = 900
     idempotency_ttl_seconds: int = 86_400
     max_body_bytes: int = 1_048_576
-    db_pool_size: int = 10
+    db_pool_size: int = 20
     state_dir: Path = field(default_factory=lambda: Path(".arbridge"))
 
     @staticmethod
@@ -47,7 +47,7 @@ class Settings:
             base_url=os.environ.get("ARBRIDGE_BASE_URL", "http://127.0.0.1:8000"),
             queue_name=os.environ.get("ARBRIDGE_QUEUE", "arq:queue"),
             token_ttl_seconds=_env_int("ARBRIDGE_TOKEN_TTL", 900),
-            db_pool_size=_env_int("ARBRIDGE_DB_POOL_SIZE", 10),
+            db_pool_size=_env_int("ARBRIDGE_DB_POOL_SIZE", 20),
             state_dir=Path(os.environ.get("ARBRIDGE_STATE_DIR", ".arbridge")),
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -44,6 +45,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         services = build_services(settings)
         app.state.services = services
+        # Move everything allocated at start-up out of the collector's reach: each collection then walks
+        # only per-request garbage (measured: GC was ~20% of a GraphQL page's CPU).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

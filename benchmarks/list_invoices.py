@@ -269,8 +269,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     print_table(summary, title)
     path = report.write(NAME, summary)
-    print(f"\nwrote {path.relative_to(report.RESULTS.parents[1])} in {summary['total_seconds']:.0f} s total")
-    return 0
+    print(f"\nwrote {path.relative_to(ROOT)} in {summary['total_seconds']:.0f} s total")
+    return 0 if healthy(summary) else 1
+
+
+def healthy(summary: dict[str, Any]) -> bool:
+    """Figures are only worth comparing when every server answered: no phase may fail more than 1% of requests."""
+    ok = True
+    for key, c in summary["combined"].items():
+        failed = sum(c["errors"].values()) + c["unfinished"]
+        if c["requests"] == 0 or failed > 0.01 * (c["requests"] + failed):
+            print(f"{key}: {c['requests']} answered, {failed} failed ({c['errors']}): these figures are not valid")
+            ok = False
+    return ok
 
 
 if __name__ == "__main__":

@@ -27,6 +27,11 @@ class InvoiceStatus(StrEnum):
     VOID = "void"  # cancelled: nothing is owed and nothing may be collected
 
 
+def totals_of(lines: list[InvoiceLine]) -> tuple[int, int]:
+    """(subtotal, tax_total) of an invoice's lines. Lines are fixed once issued, so this runs once, at issue."""
+    return sum(ln.amount for ln in lines), sum(ln.tax_amount for ln in lines)
+
+
 def status_for(total: int, amount_paid: int) -> InvoiceStatus:
     if amount_paid >= total:
         return InvoiceStatus.PAID
@@ -41,11 +46,15 @@ class InvoiceLine:
     quantity: Decimal
     unit_amount: int  # minor units
     tax_amount: int  # minor units, for the whole line
+    amount: int  # quantity x unit_amount, rounded once when the line is priced; excludes tax
 
-    @property
-    def amount(self) -> int:
-        """Quantity x unit price, rounded half-up to the minor unit; excludes tax."""
-        return round_minor(self.quantity * self.unit_amount)
+    @staticmethod
+    def priced(
+        id: uuid.UUID, position: int, description: str, quantity: Decimal, unit_amount: int, tax_amount: int
+    ) -> InvoiceLine:
+        """A new line: quantity x unit price, rounded half-up to the minor unit (stored, never recomputed)."""
+        amount = round_minor(quantity * unit_amount)
+        return InvoiceLine(id, position, description, quantity, unit_amount, tax_amount, amount)
 
     @property
     def total(self) -> int:
@@ -62,20 +71,14 @@ class Invoice:
     issue_date: date
     due_date: date
     lines: list[InvoiceLine]
+    subtotal: int  # sum of line amounts, fixed once issued (see totals_of)
+    tax_total: int  # sum of line taxes
     amount_paid: int
     status: InvoiceStatus
     memo: str | None
     created_at: datetime
     updated_at: datetime
     voided_at: datetime | None = None
-
-    @property
-    def subtotal(self) -> int:
-        return sum(line.amount for line in self.lines)
-
-    @property
-    def tax_total(self) -> int:
-        return sum(line.tax_amount for line in self.lines)
 
     @property
     def total(self) -> int:

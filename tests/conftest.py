@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import secrets
+import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -42,6 +43,7 @@ def servers() -> Iterator[tuple[str, str]]:
         redis_url, r = start_redis(tmp / "redis")
         to_stop.append(r.shutdown)
     yield db_url, redis_url
+    to_stop.append(lambda: shutil.rmtree(tmp, ignore_errors=True))
     for stop in reversed(to_stop):
         with contextlib.suppress(Exception):
             stop()
@@ -75,7 +77,7 @@ async def owner(settings: Settings) -> AsyncIterator[AsyncEngine]:
 @pytest_asyncio.fixture(scope="session")
 async def client(settings: Settings) -> AsyncIterator[AsyncTestClient[Any]]:
     app = create_app(settings)
-    async with AsyncTestClient(app=app, base_url="http://testserver") as c:
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as c:
         yield c
 
 

@@ -8,7 +8,7 @@ from domain.auth import Principal, Scope
 from domain.errors import FieldError, NotFound, ValidationFailed
 from domain.events import INVOICE_CREATED, INVOICE_VOIDED, DomainEvent
 from domain.ids import new_id
-from domain.invoices import Invoice, InvoiceFilter, InvoiceLine, NewInvoice, status_for
+from domain.invoices import Invoice, InvoiceFilter, InvoiceLine, NewInvoice, status_for, totals_of
 from domain.pagination import Page, PageRequest
 from domain.ports import Clock, UnitOfWork
 from domain.snapshots import invoice_snapshot
@@ -22,9 +22,10 @@ async def create_invoice(uow: UnitOfWork, principal: Principal, clock: Clock, ne
         raise ValidationFailed([FieldError("client_id", f"no client with id {new.client_id}")])
     now = clock.now()
     lines = [
-        InvoiceLine(new_id(), i, ln.description.strip(), ln.quantity, ln.unit_amount, ln.tax_amount)
+        InvoiceLine.priced(new_id(), i, ln.description.strip(), ln.quantity, ln.unit_amount, ln.tax_amount)
         for i, ln in enumerate(new.lines)
     ]
+    subtotal, tax_total = totals_of(lines)
     invoice = Invoice(
         tenant_id=uow.tenant_id,
         id=new_id(),
@@ -34,8 +35,10 @@ async def create_invoice(uow: UnitOfWork, principal: Principal, clock: Clock, ne
         issue_date=new.issue_date,
         due_date=new.due_date,
         lines=lines,
+        subtotal=subtotal,
+        tax_total=tax_total,
         amount_paid=0,
-        status=status_for(sum(ln.total for ln in lines), 0),
+        status=status_for(subtotal + tax_total, 0),
         memo=new.memo,
         created_at=now,
         updated_at=now,

@@ -9,14 +9,15 @@ from decimal import Decimal
 import pytest
 
 from domain.errors import InvalidState, ValidationFailed
-from domain.invoices import Invoice, InvoiceLine, InvoiceStatus, NewInvoice, NewInvoiceLine, status_for
+from domain.invoices import Invoice, InvoiceLine, InvoiceStatus, NewInvoice, NewInvoiceLine, status_for, totals_of
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 
 
 def _invoice(lines: list[tuple[str, int, int]], paid: int = 0) -> Invoice:
-    ls = [InvoiceLine(uuid.uuid4(), i, "x", Decimal(q), u, t) for i, (q, u, t) in enumerate(lines)]
-    total = sum(ln.total for ln in ls)
+    ls = [InvoiceLine.priced(uuid.uuid4(), i, "x", Decimal(q), u, t) for i, (q, u, t) in enumerate(lines)]
+    subtotal, tax = totals_of(ls)
+    total = subtotal + tax
     return Invoice(
         uuid.uuid4(),
         uuid.uuid4(),
@@ -26,6 +27,8 @@ def _invoice(lines: list[tuple[str, int, int]], paid: int = 0) -> Invoice:
         date(2026, 11, 1),
         date(2026, 12, 1),
         ls,
+        subtotal,
+        tax,
         paid,
         status_for(total, paid),
         None,
