@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import os
-import secrets
-import shutil
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -22,42 +16,24 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.auth.clients import create_api_client, create_tenant
 from adapters.config import Settings
 from adapters.db.engine import app_engine, owner_engine
-from adapters.db.migrate import upgrade
 from api.app import create_app
 from domain.auth import ALL_SCOPES
-from sandbox.embedded import start_postgres, start_redis
-from tests.harness import TenantCreds, create_database, drop_database, test_settings, with_database
+from sandbox.scratch import Services, scratch_database
+from sandbox.scratch import services as scratch_services
 
 
 @pytest.fixture(scope="session")
-def servers() -> Iterator[tuple[str, str]]:
-    """(server URL of the owner, Redis URL): the environment's services, or embedded ones."""
-    to_stop: list[Any] = []
-    tmp = Path(tempfile.mkdtemp(prefix="arbridge-test-"))
-    db_url = os.environ.get("DATABASE_URL")
-    redis_url = os.environ.get("REDIS_URL")
-    if not db_url:
-        db_url, pg = start_postgres(tmp / "postgres")
-        to_stop.append(pg.cleanup)
-    if not redis_url:
-        redis_url, r = start_redis(tmp / "redis")
-        to_stop.append(r.shutdown)
-    yield db_url, redis_url
-    to_stop.append(lambda: shutil.rmtree(tmp, ignore_errors=True))
-    for stop in reversed(to_stop):
-        with contextlib.suppress(Exception):
-            stop()
+def services() -> Iterator[Services]:
+    """The environment's PostgreSQL and Redis (DATABASE_URL, REDIS_URL), or embedded ones."""
+    with scratch_services("arbridge-test-") as srv:
+        yield srv
 
 
-@pytest.fixture(scope="session")
-def settings(servers: tuple[str, str]) -> Iterator[Settings]:
-    server_url, redis_url = servers
-    name = f"arbridge_test_{secrets.token_hex(4)}"
-    asyncio.run(create_database(server_url, name))
-    owner_url = with_database(server_url, name)
-    upgrade(owner_url)
-    yield test_settings(owner_url, redis_url)
-    asyncio.run(drop_database(server_url, name))
+@pytest_asyncio.fixture(scope="session")
+async def settings(services: Services) -> AsyncIterator[Settings]:
+    """One database per run, migrations applied once."""
+    async with scratch_database(services, "arbridge_test", db_pool_size=5) as s:
+        yield s
 
 
 @pytest_asyncio.fixture(scope="session")
@@ -79,6 +55,13 @@ async def client(settings: Settings) -> AsyncIterator[AsyncTestClient[Any]]:
     app = create_app(settings)
     async with AsyncTestClient(app=app, base_url="http://testserver.local") as c:
         yield c
+
+
+@dataclass
+class TenantCreds:
+    tenant_id: uuid.UUID
+    client_id: str
+    client_secret: str
 
 
 async def new_tenant(engine: AsyncEngine, name: str, scopes: frozenset[str] = ALL_SCOPES) -> TenantCreds:
