@@ -81,6 +81,9 @@ class EventFeed(Protocol):
 
     async def publish(self, event: DomainEvent) -> None: ...
 
+    async def list_page(self, page: PageRequest, event_type: str | None = None) -> Page[DomainEvent]:
+        """The tenant's published events, newest first."""
+
 
 class EventUnitOfWork(UnitOfWork, Protocol):
     @property

@@ -11,10 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.auth.secrets import hash_secret, new_client_id, new_client_secret
 from adapters.db.tables import api_clients, tenants
+from adapters.db.uow import tenant_transaction
 from domain.auth import ALL_SCOPES
 from domain.ids import new_id
-
-_SET_TENANT = text("SELECT set_config('app.tenant_id', :tenant, true)")
 
 
 @dataclass(frozen=True)
@@ -45,15 +44,13 @@ async def create_tenant(
     engine: AsyncEngine, name: str, timezone: str = "UTC", tenant_id: uuid.UUID | None = None
 ) -> uuid.UUID:
     tid = tenant_id or new_id()
-    async with engine.begin() as conn:
-        await conn.execute(_SET_TENANT, {"tenant": str(tid)})
+    async with tenant_transaction(engine, tid) as conn:
         await conn.execute(tenants.insert().values(id=tid, name=name, timezone=timezone, created_at=datetime.now(UTC)))
     return tid
 
 
 async def tenant_exists(engine: AsyncEngine, tenant_id: uuid.UUID) -> bool:
-    async with engine.begin() as conn:
-        await conn.execute(_SET_TENANT, {"tenant": str(tenant_id)})
+    async with tenant_transaction(engine, tenant_id) as conn:
         return (await conn.execute(select(tenants.c.id).where(tenants.c.id == tenant_id))).first() is not None
 
 
@@ -64,8 +61,7 @@ async def create_api_client(
     if unknown:
         raise ValueError(f"unknown scopes: {', '.join(sorted(unknown))}")
     client_id, secret = new_client_id(), new_client_secret()
-    async with engine.begin() as conn:
-        await conn.execute(_SET_TENANT, {"tenant": str(tenant_id)})
+    async with tenant_transaction(engine, tenant_id) as conn:
         await conn.execute(
             api_clients.insert().values(
                 tenant_id=tenant_id,
@@ -81,8 +77,7 @@ async def create_api_client(
 
 
 async def list_api_clients(engine: AsyncEngine, tenant_id: uuid.UUID) -> list[dict[str, object]]:
-    async with engine.begin() as conn:
-        await conn.execute(_SET_TENANT, {"tenant": str(tenant_id)})
+    async with tenant_transaction(engine, tenant_id) as conn:
         rows = await conn.execute(
             select(
                 api_clients.c.client_id,

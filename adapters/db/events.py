@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
@@ -55,9 +54,16 @@ class SqlEventFeed:
             .on_conflict_do_nothing()
         )
 
-    async def list_page(self, page: PageRequest, event_type: str | None = None) -> Page[dict[str, Any]]:
+    async def list_page(self, page: PageRequest, event_type: str | None = None) -> Page[DomainEvent]:
         q = (
-            select(events)
+            select(
+                events.c.event_type,
+                events.c.tenant_id,
+                events.c.subject_id,
+                events.c.occurred_at,
+                events.c.data,
+                events.c.id,
+            )
             .where(events.c.tenant_id == self.tenant_id)
             .order_by(events.c.id.desc())
             .limit(page.limit + 1)
@@ -67,4 +73,4 @@ class SqlEventFeed:
         if page.after is not None:
             q = q.where(events.c.id < page.after)
         rows = await self.conn.execute(q)
-        return page_of([dict(r._mapping) for r in rows], page.limit, lambda e: e["id"])
+        return page_of([DomainEvent(*r) for r in rows], page.limit)

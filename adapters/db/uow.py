@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from types import TracebackType
 
 from sqlalchemy import text
@@ -14,6 +16,19 @@ from adapters.db.invoices import SqlInvoiceRepository
 from adapters.db.outbox import SqlOutbox
 
 _SET_TENANT = text("SELECT set_config('app.tenant_id', :tenant, true)")
+
+
+async def set_tenant(conn: AsyncConnection, tenant_id: uuid.UUID) -> None:
+    """Scope the current transaction to one tenant (transaction-local: it ends with the transaction)."""
+    await conn.execute(_SET_TENANT, {"tenant": str(tenant_id)})
+
+
+@contextlib.asynccontextmanager
+async def tenant_transaction(engine: AsyncEngine, tenant_id: uuid.UUID) -> AsyncIterator[AsyncConnection]:
+    """A committed-on-success transaction scoped to one tenant, for operator tasks outside a use case."""
+    async with engine.begin() as conn:
+        await set_tenant(conn, tenant_id)
+        yield conn
 
 
 class SqlUnitOfWork:
@@ -34,7 +49,7 @@ class SqlUnitOfWork:
         self.conn = await self.engine.connect()
         try:
             self._tx = await self.conn.begin()
-            await self.conn.execute(_SET_TENANT, {"tenant": str(self.tenant_id)})
+            await set_tenant(self.conn, self.tenant_id)
         except BaseException:
             await self.conn.close()
             raise

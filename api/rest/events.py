@@ -10,8 +10,9 @@ from litestar.params import Parameter
 from adapters.db.uow import SqlUnitOfWork
 from api.rest.clients import Cursor, Limit
 from api.rest.schemas import EventList, EventOut
-from domain.auth import Principal, Scope
+from domain.auth import Principal
 from domain.pagination import PageRequest
+from domain.usecases import events as uc
 
 
 @get("/v1/events", tags=["events"], summary="List events", description="Newest first. Scope `events:read`.")
@@ -22,10 +23,9 @@ async def list_events(
     cursor: Cursor = None,
     type: Annotated[str | None, Parameter(description="Only events of this type, e.g. invoice.created")] = None,
 ) -> EventList:
-    principal.require(Scope.EVENTS_READ)
-    page = await uow.events.list_page(PageRequest.build(limit, cursor), type)
+    page = await uc.list_events(uow, principal, PageRequest.build(limit, cursor), type)
     return EventList(
-        [EventOut(e["id"], e["event_type"], e["subject_id"], e["data"], e["occurred_at"]) for e in page.items],
+        [EventOut(e.id, e.type, e.subject_id, e.data, e.occurred_at) for e in page.items],
         page.has_more,
         page.next_cursor,
     )

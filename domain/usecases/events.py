@@ -9,7 +9,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 
+from domain.auth import Principal, Scope
 from domain.events import DomainEvent
+from domain.pagination import Page, PageRequest
 from domain.ports import EventUnitOfWork
 
 Handler = Callable[[EventUnitOfWork, DomainEvent], Awaitable[None]]
@@ -37,3 +39,10 @@ async def handle_event(uow: EventUnitOfWork, event_id: uuid.UUID) -> list[str]:
             await handler(uow, event)
             ran.append(name)
     return ran
+
+
+async def list_events(
+    uow: EventUnitOfWork, principal: Principal, page: PageRequest, event_type: str | None = None
+) -> Page[DomainEvent]:
+    principal.require(Scope.EVENTS_READ)
+    return await uow.events.list_page(page, event_type)
