@@ -15,6 +15,7 @@ class Scope(StrEnum):
     INVOICES_READ = "invoices:read"
     INVOICES_WRITE = "invoices:write"
     PAYMENTS_WRITE = "payments:write"
+    CONNECTIONS_READ = "connections:read"
     CONNECTIONS_WRITE = "connections:write"
     EVENTS_READ = "events:read"
     ADMIN = "admin"  # every scope of the tenant

@@ -6,9 +6,10 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol
+from typing import Protocol, Self
 
 from domain.clients import Client
+from domain.connections import Connection, OAuthStateRecord, Provider
 from domain.events import DomainEvent
 from domain.invoices import Invoice, InvoiceFilter
 from domain.pagination import Page, PageRequest
@@ -60,7 +61,7 @@ class UnitOfWork(Protocol):
     @property
     def outbox(self) -> Outbox: ...
 
-    async def __aenter__(self) -> UnitOfWork: ...
+    async def __aenter__(self) -> Self: ...
 
     async def __aexit__(
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
@@ -88,3 +89,45 @@ class EventFeed(Protocol):
 class EventUnitOfWork(UnitOfWork, Protocol):
     @property
     def events(self) -> EventFeed: ...
+
+
+class ConnectionRepository(Protocol):
+    async def get(self, connection_id: uuid.UUID, *, for_update: bool = False) -> Connection | None: ...
+
+    async def by_provider(self, provider: Provider, *, for_update: bool = False) -> Connection | None: ...
+
+    async def list_all(self) -> list[Connection]: ...
+
+    async def save(self, c: Connection, secrets: dict[str, str] | None = None) -> None:
+        """Insert or replace; replaces any other connection of the same kind (QuickBooks or Xero)."""
+
+    async def delete(self, connection_id: uuid.UUID) -> None: ...
+
+    async def secrets(self, connection_id: uuid.UUID) -> dict[str, str]: ...
+
+
+class OAuthStateStore(Protocol):
+    async def add(
+        self,
+        state_id: uuid.UUID,
+        state_hash: str,
+        provider: Provider,
+        code_verifier: str | None,
+        redirect_uri: str,
+        created_by: str,
+        now: datetime,
+        expires_at: datetime,
+    ) -> None: ...
+
+    async def take(self, state_hash: str) -> OAuthStateRecord | None:
+        """The state, locked until the transaction ends."""
+
+    async def consume(self, state_id: uuid.UUID, now: datetime) -> None: ...
+
+
+class ConnectionsUnitOfWork(UnitOfWork, Protocol):
+    @property
+    def connections(self) -> ConnectionRepository: ...
+
+    @property
+    def oauth_states(self) -> OAuthStateStore: ...

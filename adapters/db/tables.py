@@ -167,3 +167,42 @@ GLOBAL_TABLES = {
     "signing_keys": "token-signing keys of the deployment; private halves encrypted",
     "alembic_version": "migration bookkeeping",
 }
+
+connections = Table(
+    "connections",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), primary_key=True),
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("provider", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("external_id", Text),
+    Column("display_name", Text),
+    Column("scopes", ARRAY(Text), nullable=False),
+    Column("access_token_encrypted", Text),
+    Column("refresh_token_encrypted", Text),
+    _ts("access_expires_at", nullable=True),
+    _ts("refresh_expires_at", nullable=True),
+    Column("secrets_encrypted", Text),
+    Column("organisations", JSONB, nullable=False),
+    Column("settings", JSONB, nullable=False),
+    Column("needs_reauth_reason", Text),
+    _ts("last_refreshed_at", nullable=True),
+    _ts("created_at"),
+    _ts("updated_at"),
+)
+
+oauth_states = Table(
+    "oauth_states",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), primary_key=True),
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("state_hash", Text, nullable=False),
+    Column("provider", Text, nullable=False),
+    Column("code_verifier_encrypted", Text),
+    Column("redirect_uri", Text, nullable=False),
+    Column("created_by", Text, nullable=False),
+    _ts("created_at"),
+    _ts("expires_at"),
+    _ts("consumed_at", nullable=True),
+)

@@ -10,7 +10,9 @@ from types import TracebackType
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
+from adapters.crypto import KeyRing
 from adapters.db.clients import SqlClientRepository
+from adapters.db.connections import SqlConnectionRepository, SqlOAuthStates
 from adapters.db.events import SqlEventFeed
 from adapters.db.invoices import SqlInvoiceRepository
 from adapters.db.outbox import SqlOutbox
@@ -40,9 +42,10 @@ class SqlUnitOfWork:
 
     conn: AsyncConnection
 
-    def __init__(self, engine: AsyncEngine, tenant_id: uuid.UUID) -> None:
+    def __init__(self, engine: AsyncEngine, tenant_id: uuid.UUID, ring: KeyRing | None = None) -> None:
         self.engine = engine
         self.tenant_id = tenant_id
+        self.ring = ring  # decrypts vendor tokens; only units of work that touch connections need it
         self._tx: AsyncTransaction | None = None
 
     async def __aenter__(self) -> SqlUnitOfWork:
@@ -57,6 +60,8 @@ class SqlUnitOfWork:
         self.invoices = SqlInvoiceRepository(self.conn, self.tenant_id)
         self.outbox = SqlOutbox(self.conn, self.tenant_id)
         self.events = SqlEventFeed(self.conn, self.tenant_id)
+        self.connections = SqlConnectionRepository(self.conn, self.tenant_id, self.ring)
+        self.oauth_states = SqlOAuthStates(self.conn, self.tenant_id, self.ring)
         return self
 
     async def __aexit__(
