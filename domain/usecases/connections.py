@@ -3,7 +3,6 @@ and fresh access tokens with single-flight refresh."""
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hashlib
 import secrets
@@ -42,7 +41,8 @@ class OAuthFlow(Protocol):
     provider: Provider
     uses_pkce: bool
 
-    def authorization_url(self, state: str, redirect_uri: str, code_challenge: str | None) -> str: ...
+    def authorization_url(self, state: str, redirect_uri: str, code_verifier: str | None) -> str:
+        """The consent URL; with a verifier, it carries the PKCE S256 challenge derived from it."""
 
     async def exchange_code(
         self, code: str, redirect_uri: str, code_verifier: str | None, callback: Mapping[str, str]
@@ -72,11 +72,6 @@ def hash_state(state: str) -> str:
     return hashlib.sha256(state.encode()).hexdigest()
 
 
-def pkce_challenge(verifier: str) -> str:
-    """RFC 7636 S256: base64url(sha256(verifier)) without padding."""
-    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
-
-
 def _snapshot(c: Connection) -> dict[str, object]:
     return {"id": str(c.id), "provider": c.provider.value, "status": c.status.value, "external_id": c.external_id}
 
@@ -93,8 +88,7 @@ async def start_connect(
     await uow.oauth_states.add(
         new_id(), hash_state(state), flow.provider, verifier, redirect_uri, principal.client_id, now, expires
     )
-    challenge = pkce_challenge(verifier) if verifier else None
-    return ConsentRedirect(flow.authorization_url(state, redirect_uri, challenge), expires)
+    return ConsentRedirect(flow.authorization_url(state, redirect_uri, verifier), expires)
 
 
 async def complete_connect(
