@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from adapters.vendor_config import VendorSettings
+
 APP_ROLE = "arbridge_app"  # what the API and workers connect as: not owner, not superuser, no BYPASSRLS
 SYSTEM_ROLE = "arbridge_system"  # owns the few cross-tenant functions (outbox relay, client lookup)
 
@@ -29,6 +31,9 @@ class Settings:
     max_body_bytes: int = 1_048_576
     db_pool_size: int = 20
     state_dir: Path = field(default_factory=lambda: Path(".arbridge"))
+    vendors: VendorSettings = field(default_factory=VendorSettings)
+    # Development only (the sandboxes serve plain http): production sends vendor secrets over https only.
+    allow_http_vendor_urls: bool = False
 
     @staticmethod
     def from_env() -> Settings:
@@ -49,6 +54,8 @@ class Settings:
             token_ttl_seconds=_env_int("ARBRIDGE_TOKEN_TTL", 900),
             db_pool_size=_env_int("ARBRIDGE_DB_POOL_SIZE", 20),
             state_dir=Path(os.environ.get("ARBRIDGE_STATE_DIR", ".arbridge")),
+            vendors=VendorSettings.from_env(),
+            allow_http_vendor_urls=os.environ.get("ARBRIDGE_ALLOW_HTTP_VENDOR_URLS") == "1",
         )
 
 

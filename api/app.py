@@ -6,6 +6,7 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from litestar import Litestar
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -18,32 +19,37 @@ from adapters.config import Settings
 from adapters.crypto import KeyRing
 from adapters.db.engine import app_engine
 from api.graphql.endpoint import graphql_controller
-from api.rest import clients, events, health, invoices, oauth
+from api.rest import clients, connections, events, health, invoices, oauth
 from api.rest.problems import EXCEPTION_HANDLERS
 from api.rest.security import provide_principal, provide_uow
 from api.services import Services, SystemClock
+from api.wiring import build_vendors
 
 API_VERSION = "1.0.0"
 
 
-def build_services(settings: Settings) -> Services:
+def build_services(settings: Settings, vendor_transport: httpx.AsyncBaseTransport | None = None) -> Services:
     engine = app_engine(settings)
-    store = SigningKeyStore(engine, KeyRing(settings.encryption_keys), settings.token_ttl_seconds)
+    ring = KeyRing(settings.encryption_keys)
+    store = SigningKeyStore(engine, ring, settings.token_ttl_seconds)
+    clock = SystemClock()
     return Services(
         settings=settings,
         engine=engine,
         tokens=TokenService(store, settings.token_ttl_seconds),
         redis=Redis.from_url(settings.redis_url),
-        clock=SystemClock(),
+        clock=clock,
+        ring=ring,
+        vendors=build_vendors(settings, clock, vendor_transport),
     )
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
+def create_app(settings: Settings | None = None, vendor_transport: httpx.AsyncBaseTransport | None = None) -> Litestar:
     settings = settings or Settings.from_env()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        services = build_services(settings)
+        services = build_services(settings, vendor_transport)
         app.state.services = services
         # Move everything allocated at start-up out of the collector's reach: each collection then walks
         # only per-request garbage (measured: GC was ~20% of a GraphQL page's CPU).
@@ -53,6 +59,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             yield
         finally:
             await services.redis.aclose()
+            await services.vendors.http.aclose()
             await services.engine.dispose()
 
     return Litestar(
@@ -64,6 +71,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             oauth.jwks,
             clients.ClientController,
             invoices.InvoiceController,
+            connections.ConnectionController,
             events.list_events,
             graphql_controller(),
         ],

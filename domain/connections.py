@@ -163,3 +163,20 @@ class OAuthStateRecord:
     created_by: str
     expires_at: datetime
     consumed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ClientCredentials:
+    """How an MSP connects HaloPSA: an API application (Client ID and Secret, "Services") of its instance.
+
+    `resource_url` is the instance's resource server (`https://acme.halopsa.com`, the API under /api);
+    `auth_url` its authorisation server (defaults to `<resource_url>/auth`); `tenant` names the instance on
+    hosted Halo. `client_secret` is a secret: stored encrypted, never returned.
+    """
+
+    resource_url: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    auth_url: str | None = None
+    tenant: str | None = None
+    scope: str = "all"

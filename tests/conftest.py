@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -18,6 +18,7 @@ from adapters.config import Settings
 from adapters.db.engine import app_engine, owner_engine
 from api.app import create_app
 from domain.auth import ALL_SCOPES
+from sandbox.router import SandboxRouter
 from sandbox.scratch import Services, scratch_database
 from sandbox.scratch import services as scratch_services
 
@@ -50,9 +51,15 @@ async def owner(settings: Settings) -> AsyncIterator[AsyncEngine]:
     await eng.dispose()
 
 
+@pytest.fixture(scope="session")
+def vendors() -> SandboxRouter:
+    """Where the app's vendor calls go: the sandboxes tests register (see sandbox/router.py)."""
+    return SandboxRouter()
+
+
 @pytest_asyncio.fixture(scope="session")
-async def client(settings: Settings) -> AsyncIterator[AsyncTestClient[Any]]:
-    app = create_app(settings)
+async def client(settings: Settings, vendors: SandboxRouter) -> AsyncIterator[AsyncTestClient[Any]]:
+    app = create_app(replace(settings, allow_http_vendor_urls=True), vendor_transport=vendors)
     async with AsyncTestClient(app=app, base_url="http://testserver.local") as c:
         yield c
 

@@ -122,7 +122,7 @@ class OAuth2Vendor:
             ),
         )
 
-    async def refresh(self, connection: Connection) -> TokenSet:
+    async def refresh(self, connection: Connection, secrets: dict[str, str] | None = None) -> TokenSet:
         tokens = connection.tokens
         if tokens is None or not tokens.refresh_token:
             raise RefreshRefused("there is no refresh token; connect again")

@@ -17,6 +17,7 @@ from litestar.exceptions import (
 from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
 
 from domain.auth import Forbidden
+from domain.connections import NeedsReauth, VendorRefused
 from domain.errors import Conflict, DomainError, InvalidState, NotFound, ValidationFailed
 
 PROBLEM_JSON = "application/problem+json"
@@ -40,6 +41,11 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "payload_too_large": ("Payload too large", "Send a smaller body."),
     "method_not_allowed": ("Method not allowed", "See the OpenAPI document for the allowed methods."),
     "internal_error": ("Internal error", "Retry later; the error has been logged."),
+    "invalid_oauth_state": ("Invalid consent state", "Start the connection again from the authorize step."),
+    "vendor_refused": ("The vendor refused", "See `detail` for the vendor's own error; fix it and try again."),
+    "connection_needs_reauth": ("Connect again", "The vendor no longer accepts this connection's tokens."),
+    "use_client_credentials": ("Not an OAuth vendor", "Connect HaloPSA with POST /v1/connections/halopsa."),
+    "provider_not_configured": ("Vendor not configured", "The operator has not registered arbridge with it."),
 }
 
 
@@ -79,8 +85,12 @@ def _domain(request: Request[Any, Any, Any], exc: DomainError) -> Response[bytes
         return problem_response(request, 403, exc.code, exc.message, required_scope=exc.needed)
     if isinstance(exc, Conflict):
         return problem_response(request, 409, exc.code, exc.message)
-    if isinstance(exc, InvalidState):
+    if isinstance(exc, InvalidState | NeedsReauth):
         return problem_response(request, 409, exc.code, exc.message)
+    if isinstance(exc, VendorRefused):
+        return problem_response(
+            request, 400, exc.code, exc.message, provider=exc.provider.value, vendor_error=exc.error
+        )
     return problem_response(request, 400, exc.code, exc.message)
 
 

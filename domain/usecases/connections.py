@@ -15,6 +15,7 @@ from typing import Protocol
 from domain.auth import Principal, Scope
 from domain.connections import (
     STATE_TTL,
+    ClientCredentials,
     Connection,
     ConnectionStatus,
     Grant,
@@ -49,10 +50,22 @@ class OAuthFlow(Protocol):
     ) -> Grant:
         """Raises VendorRefused when the vendor answers with an error."""
 
-    async def refresh(self, connection: Connection) -> TokenSet:
-        """Raises RefreshRefused when the refresh token is dead for good."""
+    async def refresh(self, connection: Connection, secrets: dict[str, str]) -> TokenSet:
+        """New tokens. `secrets` are the connection's stored secrets (HaloPSA's client secret).
+        Raises RefreshRefused when the grant is dead for good."""
 
     async def revoke(self, connection: Connection) -> None: ...
+
+
+class CredentialsFlow(Protocol):
+    """A vendor connected by client credentials (HaloPSA)."""
+
+    provider: Provider
+
+    async def token(self, creds: ClientCredentials) -> TokenSet:
+        """Raises VendorRefused when the vendor refuses the credentials."""
+
+    async def refresh(self, connection: Connection, secrets: dict[str, str]) -> TokenSet: ...
 
 
 class StateDirectory(Protocol):
@@ -152,6 +165,39 @@ async def _store_grant(uow: ConnectionsUnitOfWork, clock: Clock, provider: Provi
     return connection
 
 
+async def connect_with_credentials(
+    uow: ConnectionsUnitOfWork, principal: Principal, clock: Clock, flow: CredentialsFlow, creds: ClientCredentials
+) -> Connection:
+    """Check the credentials by getting a token, then keep them (the secret encrypted)."""
+    principal.require(Scope.CONNECTIONS_WRITE)
+    tokens = await flow.token(creds)
+    now = clock.now()
+    existing = await uow.connections.by_provider(flow.provider, for_update=True)
+    connection = Connection(
+        tenant_id=uow.tenant_id,
+        id=existing.id if existing else new_id(),
+        provider=flow.provider,
+        status=ConnectionStatus.ACTIVE,
+        external_id=creds.resource_url,
+        display_name=creds.tenant or creds.resource_url,
+        scopes=creds.scope.split(),
+        created_at=existing.created_at if existing else now,
+        updated_at=now,
+        tokens=tokens,
+        settings={
+            "resource_url": creds.resource_url,
+            "auth_url": creds.auth_url,
+            "client_id": creds.client_id,
+            "tenant": creds.tenant,
+            "scope": creds.scope,
+        },
+        last_refreshed_at=now,
+    )
+    await uow.connections.save(connection, secrets={"client_secret": creds.client_secret})
+    await uow.outbox.add(DomainEvent(CONNECTION_CONNECTED, uow.tenant_id, connection.id, now, _snapshot(connection)))
+    return connection
+
+
 async def list_connections(uow: ConnectionsUnitOfWork, principal: Principal) -> list[Connection]:
     principal.require(Scope.CONNECTIONS_READ)
     return await uow.connections.list_all()
@@ -195,7 +241,7 @@ async def disconnect(
 
 
 async def fresh_access_token(
-    uow: ConnectionsUnitOfWork, clock: Clock, flow: OAuthFlow, connection_id: uuid.UUID
+    uow: ConnectionsUnitOfWork, clock: Clock, flow: OAuthFlow | CredentialsFlow, connection_id: uuid.UUID
 ) -> str:
     """An access token good for a call, refreshing at most once however many callers ask at the same time.
 
@@ -214,7 +260,7 @@ async def fresh_access_token(
         await uow.rollback()
         return connection.tokens.access_token
     try:
-        tokens = await flow.refresh(connection)
+        tokens = await flow.refresh(connection, await uow.connections.secrets(connection.id))
     except RefreshRefused as exc:
         connection.refresh_failed_for_good(exc.reason, now)
         await uow.connections.save(connection)

@@ -15,6 +15,9 @@ PUBLIC = {
     ("GET", "/problems/{code}"),
     ("POST", "/oauth/token"),
     ("GET", "/.well-known/jwks.json"),
+    # The vendor's redirect: authenticated by the single-use state (tests/api/test_connections*.py).
+    ("GET", "/v1/connections/{provider}/callback"),
+    ("GET", "/v1/connections/{connection_id}/connected"),
 }
 
 
