@@ -6,6 +6,7 @@ import httpx
 
 from adapters.config import Settings
 from adapters.halopsa.auth import HaloCredentialsFlow
+from adapters.quickbooks.oauth import QuickBooksFlow
 from api.services import SystemClock, Vendors
 from domain.connections import Provider
 from domain.usecases.connections import OAuthFlow
@@ -18,6 +19,9 @@ def build_vendors(settings: Settings, clock: SystemClock, transport: httpx.Async
     """`transport` lets tests and the dev runner route vendor calls to in-process sandboxes."""
     http = httpx.AsyncClient(timeout=VENDOR_TIMEOUT, transport=transport, follow_redirects=False)
     oauth: dict[Provider, OAuthFlow] = {}
+    if (qbo := settings.vendors.quickbooks) is not None:
+        app, endpoints = QuickBooksFlow.app_and_endpoints(qbo)
+        oauth[Provider.QUICKBOOKS] = QuickBooksFlow(app, endpoints, http, clock)
     return Vendors(
         http=http,
         oauth=oauth,

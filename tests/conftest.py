@@ -16,11 +16,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.auth.clients import create_api_client, create_tenant
 from adapters.config import Settings
 from adapters.db.engine import app_engine, owner_engine
+from adapters.vendor_config import QuickBooksSettings, VendorSettings
 from api.app import create_app
 from domain.auth import ALL_SCOPES
+from sandbox.quickbooks.app import create_app as quickbooks_app
+from sandbox.quickbooks.state import QuickBooksState
 from sandbox.router import SandboxRouter
 from sandbox.scratch import Services, scratch_database
 from sandbox.scratch import services as scratch_services
+
+QBO_HOST = "qbo.sandbox.test"
 
 
 @pytest.fixture(scope="session")
@@ -57,9 +62,38 @@ def vendors() -> SandboxRouter:
     return SandboxRouter()
 
 
+@pytest.fixture(scope="session")
+def qbo(vendors: SandboxRouter, settings: Settings) -> QuickBooksState:
+    """The QuickBooks Online sandbox the app under test is registered with (tests add their own companies)."""
+    state = QuickBooksState()
+    vendors.register(QBO_HOST, quickbooks_app(state))
+    state.register_app(
+        [f"{settings.base_url}/v1/connections/quickbooks/callback"],
+        client_id="arbridge-test",
+        client_secret="qbo-secret",
+    )
+    return state
+
+
+def app_settings(settings: Settings) -> Settings:
+    """The app's settings in tests: vendors are the sandboxes behind the `vendors` router."""
+    base = f"http://{QBO_HOST}"
+    qbo_settings = QuickBooksSettings(
+        "arbridge-test",
+        "qbo-secret",
+        authorize_url=f"{base}/connect/oauth2",
+        token_url=f"{base}/oauth2/v1/tokens/bearer",
+        revoke_url=f"{base}/v2/oauth2/tokens/revoke",
+        api_url=f"{base}/v3",
+    )
+    return replace(settings, allow_http_vendor_urls=True, vendors=VendorSettings(quickbooks=qbo_settings))
+
+
 @pytest_asyncio.fixture(scope="session")
-async def client(settings: Settings, vendors: SandboxRouter) -> AsyncIterator[AsyncTestClient[Any]]:
-    app = create_app(replace(settings, allow_http_vendor_urls=True), vendor_transport=vendors)
+async def client(
+    settings: Settings, vendors: SandboxRouter, qbo: QuickBooksState
+) -> AsyncIterator[AsyncTestClient[Any]]:
+    app = create_app(app_settings(settings), vendor_transport=vendors)
     async with AsyncTestClient(app=app, base_url="http://testserver.local") as c:
         yield c
 
