@@ -7,6 +7,7 @@ import httpx
 from adapters.config import Settings
 from adapters.halopsa.auth import HaloCredentialsFlow
 from adapters.quickbooks.oauth import QuickBooksFlow
+from adapters.xero.oauth import XeroFlow
 from api.services import SystemClock, Vendors
 from domain.connections import Provider
 from domain.usecases.connections import OAuthFlow
@@ -22,6 +23,8 @@ def build_vendors(settings: Settings, clock: SystemClock, transport: httpx.Async
     if (qbo := settings.vendors.quickbooks) is not None:
         app, endpoints = QuickBooksFlow.app_and_endpoints(qbo)
         oauth[Provider.QUICKBOOKS] = QuickBooksFlow(app, endpoints, http, clock)
+    if (xero := settings.vendors.xero) is not None:
+        oauth[Provider.XERO] = XeroFlow(xero, http, clock)
     return Vendors(
         http=http,
         oauth=oauth,

@@ -144,6 +144,7 @@ class Grant:
     external_id: str | None = None  # QuickBooks realmId (from the callback), Stripe account id
     display_name: str | None = None
     organisations: list[Organisation] = field(default_factory=list)  # Xero: every organisation consented
+    settings: dict[str, Any] = field(default_factory=dict)  # non-secret vendor details worth keeping
 
 
 class RefreshRefused(Exception):

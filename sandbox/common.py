@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -61,6 +61,7 @@ class Fault:
       "malformed" answer `status` (default 200) with a truncated JSON body
       "html"      answer `status` (default 200) with an HTML error page, as a proxy in front of a vendor does
       "reset"     close the connection without an answer (the ASGI server drops it)
+      "lost"      let the vendor do the work, then drop the answer (the caller cannot know it happened)
     """
 
     kind: str
@@ -162,19 +163,29 @@ def wrap_asgi(app: ASGIApp, controls: SandboxControls) -> ASGIApp:
             await send(message)
 
         fault = controls.take_fault(scope["method"], scope["path"])
+        replay = iter(messages)
+        if fault is not None and fault.kind == "lost":
+
+            async def swallow(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    entry.status = message["status"]
+
+            await app(scope, lambda: _next(replay, receive), swallow)
+            raise ConnectionResetError("sandbox fault: the answer was lost after the work was done")
         if fault is not None and await _apply(fault, send_logged):
             return
-        replay = iter(messages)
 
-        async def receive_again() -> Message:
-            try:
-                return next(replay)
-            except StopIteration:
-                return await receive()
-
-        await app(scope, receive_again, send_logged)
+        await app(scope, lambda: _next(replay, receive), send_logged)
 
     return wrapped
+
+
+async def _next(replay: Iterator[Message], receive: Receive) -> Message:
+    """The body already read, then whatever the server sends next (a disconnect)."""
+    try:
+        return next(replay)
+    except StopIteration:
+        return await receive()
 
 
 async def _apply(fault: Fault, send: Send) -> bool:

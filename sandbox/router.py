@@ -27,4 +27,7 @@ class SandboxRouter(httpx.AsyncBaseTransport):
         transport = self._apps.get(request.url.host)
         if transport is None:
             raise httpx.ConnectError(f"no sandbox serves {request.url.host}", request=request)
-        return await transport.handle_async_request(request)
+        try:
+            return await transport.handle_async_request(request)
+        except ConnectionResetError as exc:  # a sandbox fault dropped the connection, as a server would
+            raise httpx.RemoteProtocolError(str(exc), request=request) from exc

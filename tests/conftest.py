@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.auth.clients import create_api_client, create_tenant
 from adapters.config import Settings
 from adapters.db.engine import app_engine, owner_engine
-from adapters.vendor_config import QuickBooksSettings, VendorSettings
+from adapters.vendor_config import QuickBooksSettings, VendorSettings, XeroSettings
 from api.app import create_app
 from domain.auth import ALL_SCOPES
 from sandbox.quickbooks.app import create_app as quickbooks_app
@@ -24,8 +24,11 @@ from sandbox.quickbooks.state import QuickBooksState
 from sandbox.router import SandboxRouter
 from sandbox.scratch import Services, scratch_database
 from sandbox.scratch import services as scratch_services
+from sandbox.xero.app import create_app as xero_app
+from sandbox.xero.state import XeroState
 
 QBO_HOST = "qbo.sandbox.test"
+XERO_HOST = "xero.sandbox.test"
 
 
 @pytest.fixture(scope="session")
@@ -75,8 +78,30 @@ def qbo(vendors: SandboxRouter, settings: Settings) -> QuickBooksState:
     return state
 
 
+@pytest.fixture(scope="session")
+def xero(vendors: SandboxRouter, settings: Settings) -> XeroState:
+    """The Xero sandbox the app under test is registered with, as a PKCE app (no client secret)."""
+    state = XeroState()
+    vendors.register(XERO_HOST, xero_app(state))
+    state.register_app(
+        "arbridge", client_id="arbridge-xero", pkce=True,
+        redirect_uris=[f"{settings.base_url}/v1/connections/xero/callback"],
+    )  # fmt: skip
+    return state
+
+
 def app_settings(settings: Settings) -> Settings:
     """The app's settings in tests: vendors are the sandboxes behind the `vendors` router."""
+    xbase = f"http://{XERO_HOST}"
+    xero_settings = XeroSettings(
+        "arbridge-xero",
+        None,
+        authorize_url=f"{xbase}/identity/connect/authorize",
+        token_url=f"{xbase}/connect/token",
+        revoke_url=f"{xbase}/connect/revocation",
+        connections_url=f"{xbase}/connections",
+        api_url=f"{xbase}/api.xro/2.0",
+    )
     base = f"http://{QBO_HOST}"
     qbo_settings = QuickBooksSettings(
         "arbridge-test",
@@ -86,12 +111,14 @@ def app_settings(settings: Settings) -> Settings:
         revoke_url=f"{base}/v2/oauth2/tokens/revoke",
         api_url=f"{base}/v3",
     )
-    return replace(settings, allow_http_vendor_urls=True, vendors=VendorSettings(quickbooks=qbo_settings))
+    return replace(
+        settings, allow_http_vendor_urls=True, vendors=VendorSettings(quickbooks=qbo_settings, xero=xero_settings)
+    )
 
 
 @pytest_asyncio.fixture(scope="session")
 async def client(
-    settings: Settings, vendors: SandboxRouter, qbo: QuickBooksState
+    settings: Settings, vendors: SandboxRouter, qbo: QuickBooksState, xero: XeroState
 ) -> AsyncIterator[AsyncTestClient[Any]]:
     app = create_app(app_settings(settings), vendor_transport=vendors)
     async with AsyncTestClient(app=app, base_url="http://testserver.local") as c:

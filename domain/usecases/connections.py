@@ -155,6 +155,7 @@ async def _store_grant(uow: ConnectionsUnitOfWork, clock: Clock, provider: Provi
             updated_at=now,
             tokens=grant.tokens,
             organisations=grant.organisations,
+            settings=grant.settings,
             last_refreshed_at=now,
         )
         await uow.connections.save(connection)
