@@ -14,15 +14,17 @@ import logging
 import os
 import signal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 
 from adapters.config import Settings, app_url_from_owner_url
 from adapters.crypto import new_key_ring_entry
 from adapters.db.migrate import upgrade
+from adapters.vendor_config import VendorSettings
 from api.app import create_app
 from sandbox.demo import ensure_demo_tenant, load_credentials, save_credentials
+from sandbox.dev_vendors import build_dev_vendors
 from sandbox.embedded import embedded_servers
 from workers.settings import build_worker
 
@@ -64,10 +66,26 @@ Ctrl-C stops the API, the worker{" and the embedded servers" if creds.get("embed
 """
 
 
-async def _serve(settings: Settings, host: str, port: int) -> None:
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning", lifespan="on")
-    )
+def _uvicorn(app: Any, host: str, port: int, lifespan: Literal["on", "off"] = "off") -> uvicorn.Server:
+    return uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan=lifespan))
+
+
+def _vendor_banner(base: str, notes: list[str]) -> str:
+    lines = "\n".join(f"  {n}" for n in notes)
+    return f"""Vendor sandboxes (stand-ins for the real vendors; state resets when you stop):
+{lines}
+
+Connect them (with $TOKEN from above; README "Connecting vendors" walks through it):
+  curl -s -X POST -H "Authorization: Bearer $TOKEN" {base}/v1/connections/quickbooks/authorize
+      -> open "authorization_url" in a browser, pick the company, Allow; you land on "Connected".
+  (the same for xero; HaloPSA: POST {base}/v1/connections/halopsa with the API application above)
+"""
+
+
+async def _serve(settings: Settings, host: str, port: int, vendor_apps: dict[int, Any]) -> None:
+    server = _uvicorn(create_app(settings), host, port, lifespan="on")
+    sandboxes = [_uvicorn(app, host, p) for p, app in vendor_apps.items()]
+    sandbox_tasks = [asyncio.create_task(s.serve()) for s in sandboxes]
     worker = build_worker(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -79,9 +97,11 @@ async def _serve(settings: Settings, host: str, port: int) -> None:
     done, _ = await asyncio.wait({api_task, worker_task, stopper}, return_when=asyncio.FIRST_COMPLETED)
     print("\nstopping ...", flush=True)
     server.should_exit = True
+    for s in sandboxes:
+        s.should_exit = True
     await worker.close()
     worker_task.cancel()
-    for task in (api_task, worker_task):
+    for task in (api_task, worker_task, *sandbox_tasks):
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
     for task in done:
@@ -100,6 +120,10 @@ def main() -> None:
     need_pg, need_redis = not os.environ.get("DATABASE_URL"), not os.environ.get("REDIS_URL")
     with embedded_servers(state, need_pg=need_pg, need_redis=need_redis) as servers:
         owner_url = os.environ.get("DATABASE_URL") or servers.database_url
+        # The vendors are the sandboxes unless real app registrations are configured.
+        real_vendors = VendorSettings.from_env()
+        dev = build_dev_vendors(base, host, int(os.environ.get("ARBRIDGE_SANDBOX_PORT", "8101")))
+        use_sandboxes = real_vendors == VendorSettings()
         settings = Settings(
             database_url=owner_url,
             redis_url=os.environ.get("REDIS_URL") or servers.redis_url,
@@ -107,6 +131,8 @@ def main() -> None:
             encryption_keys=_key_ring(state),
             base_url=base,
             state_dir=state,
+            vendors=dev.settings if use_sandboxes else real_vendors,
+            allow_http_vendor_urls=use_sandboxes,
         )
         # Lets `arbridge ...` (the operator CLI) reach these servers from another terminal.
         env_file = state / "dev-env.json"
@@ -128,8 +154,10 @@ def main() -> None:
         save_credentials(creds_path, creds)
         creds_shown = {**creds, "embedded": need_pg or need_redis, "path": creds_path}
         print(_banner(base, creds_shown), flush=True)
+        if use_sandboxes:
+            print(_vendor_banner(base, dev.notes), flush=True)
         try:
-            asyncio.run(_serve(settings, host, port))
+            asyncio.run(_serve(settings, host, port, dev.apps if use_sandboxes else {}))
         finally:
             env_file.unlink(missing_ok=True)
     print("stopped.")

@@ -109,16 +109,27 @@ class ConnectionController(Controller):
         params = {k: v for k, v in request.query_params.items()}
         connection = await uc.complete_connect(services.uow, services, services.clock, flow, params, caller)
         if "text/html" in request.headers.get("accept", ""):
-            return Redirect(path=f"/v1/connections/{connection.id}/connected", status_code=303)
+            return Redirect(
+                path=f"/v1/connections/{connection.id}/connected",
+                query_params={"status": connection.status.value},
+                status_code=303,
+            )
         return Response(ConnectionOut.of(connection))
 
     @get("/{connection_id:uuid}/connected", security=[{}], include_in_schema=False)
-    async def connected_page(self, connection_id: uuid.UUID) -> Response[str]:
+    async def connected_page(self, connection_id: uuid.UUID, status: str | None = None) -> Response[str]:
         """Where the browser lands after consent: a plain page; the connection itself is read via the API."""
+        if status == "choosing_organisation":
+            next_step = (
+                "You granted several organisations: choose the one arbridge books to with "
+                f"<code>POST /v1/connections/{connection_id}/organisation</code> "
+                "(see <code>GET /v1/connections</code> for their ids)."
+            )
+        else:
+            next_step = "It is ready. You can close this window."
         page = (
             "<!doctype html><title>Connected</title><body style='font-family:sans-serif'>"
-            f"<h1>Connected</h1><p>Connection <code>{connection_id}</code> is set up. You can close this window."
-            "</p></body>"
+            f"<h1>Connected</h1><p>Connection <code>{connection_id}</code> is set up.</p><p>{next_step}</p></body>"
         )
         return Response(page, media_type="text/html")
 
