@@ -18,12 +18,12 @@ from adapters.auth.tokens import SigningKeyStore, TokenService
 from adapters.config import Settings
 from adapters.crypto import KeyRing
 from adapters.db.engine import app_engine
+from adapters.vendor_flows import build_vendor_flows
 from api.graphql.endpoint import graphql_controller
 from api.rest import clients, connections, events, health, invoices, oauth
 from api.rest.problems import EXCEPTION_HANDLERS
 from api.rest.security import provide_principal, provide_uow
 from api.services import Services, SystemClock
-from api.wiring import build_vendors
 
 API_VERSION = "1.0.0"
 
@@ -40,7 +40,7 @@ def build_services(settings: Settings, vendor_transport: httpx.AsyncBaseTranspor
         redis=Redis.from_url(settings.redis_url),
         clock=clock,
         ring=ring,
-        vendors=build_vendors(settings, clock, vendor_transport),
+        vendors=build_vendor_flows(settings, clock, vendor_transport),
     )
 
 

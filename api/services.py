@@ -6,7 +6,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import httpx
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -15,23 +14,12 @@ from adapters.config import Settings
 from adapters.crypto import KeyRing
 from adapters.db.connections import tenant_of_state
 from adapters.db.uow import SqlUnitOfWork
-from domain.connections import Provider
-from domain.usecases.connections import CredentialsFlow, OAuthFlow
+from adapters.vendor_flows import VendorFlows
 
 
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
-
-
-@dataclass
-class Vendors:
-    """The vendor side of connections: one HTTP client for all vendor calls, and each vendor's flow."""
-
-    http: httpx.AsyncClient
-    oauth: dict[Provider, OAuthFlow]  # vendors configured for the consent redirect
-    halopsa: CredentialsFlow
-    allow_http_urls: bool = False  # development only: the sandboxes listen on plain http
 
 
 @dataclass
@@ -42,7 +30,7 @@ class Services:
     redis: Redis
     clock: SystemClock
     ring: KeyRing
-    vendors: Vendors
+    vendors: VendorFlows
 
     def uow(self, tenant_id: uuid.UUID) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, tenant_id, self.ring)

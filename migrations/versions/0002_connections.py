@@ -29,7 +29,7 @@ def _sql(script: str) -> None:
 
 
 def upgrade() -> None:
-    _sql(f"""
+    _sql("""
     CREATE TABLE connections (
         tenant_id uuid NOT NULL REFERENCES tenants (id),
         id uuid NOT NULL,
@@ -38,14 +38,14 @@ def upgrade() -> None:
         status text NOT NULL CHECK (status IN ('active', 'choosing_organisation', 'needs_reauth')),
         external_id text,
         display_name text,
-        scopes text[] NOT NULL DEFAULT '{{}}',
+        scopes text[] NOT NULL DEFAULT '{}',
         access_token_encrypted text,
         refresh_token_encrypted text,
         access_expires_at timestamptz,
         refresh_expires_at timestamptz,
         secrets_encrypted text,
         organisations jsonb NOT NULL DEFAULT '[]',
-        settings jsonb NOT NULL DEFAULT '{{}}',
+        settings jsonb NOT NULL DEFAULT '{}',
         needs_reauth_reason text,
         last_refreshed_at timestamptz,
         created_at timestamptz NOT NULL,

@@ -1,0 +1,45 @@
+"""Builds each vendor's connection flow from settings, for the API and the worker alike."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+from adapters.config import Settings
+from adapters.halopsa.auth import HaloCredentialsFlow
+from adapters.quickbooks.oauth import QuickBooksFlow
+from adapters.xero.oauth import XeroFlow
+from domain.connections import Provider
+from domain.ports import Clock
+from domain.usecases.connections import CredentialsFlow, OAuthFlow
+
+# Generous but bounded: a vendor that hangs must not hold a worker or a request forever.
+VENDOR_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+
+
+@dataclass
+class VendorFlows:
+    """One HTTP client for all vendor calls, and each vendor's flow."""
+
+    http: httpx.AsyncClient
+    oauth: dict[Provider, OAuthFlow]  # vendors configured for the consent redirect
+    halopsa: CredentialsFlow
+    allow_http_urls: bool = False  # development only: the sandboxes listen on plain http
+
+    def for_provider(self, provider: Provider) -> OAuthFlow | CredentialsFlow | None:
+        return self.halopsa if provider is Provider.HALOPSA else self.oauth.get(provider)
+
+
+def build_vendor_flows(
+    settings: Settings, clock: Clock, transport: httpx.AsyncBaseTransport | None = None
+) -> VendorFlows:
+    """`transport` lets tests route vendor calls to in-process sandboxes."""
+    http = httpx.AsyncClient(timeout=VENDOR_TIMEOUT, transport=transport, follow_redirects=False)
+    oauth: dict[Provider, OAuthFlow] = {}
+    if (qbo := settings.vendors.quickbooks) is not None:
+        app, endpoints = QuickBooksFlow.app_and_endpoints(qbo)
+        oauth[Provider.QUICKBOOKS] = QuickBooksFlow(app, endpoints, http, clock)
+    if (xero := settings.vendors.xero) is not None:
+        oauth[Provider.XERO] = XeroFlow(xero, http, clock)
+    return VendorFlows(http, oauth, HaloCredentialsFlow(http, clock), settings.allow_http_vendor_urls)
