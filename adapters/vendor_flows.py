@@ -9,6 +9,7 @@ import httpx
 from adapters.config import Settings
 from adapters.halopsa.auth import HaloCredentialsFlow
 from adapters.quickbooks.oauth import QuickBooksFlow
+from adapters.stripe.connect import StripeConnectFlow
 from adapters.xero.oauth import XeroFlow
 from domain.connections import Provider
 from domain.ports import Clock
@@ -42,4 +43,6 @@ def build_vendor_flows(
         oauth[Provider.QUICKBOOKS] = QuickBooksFlow(app, endpoints, http, clock)
     if (xero := settings.vendors.xero) is not None:
         oauth[Provider.XERO] = XeroFlow(xero, http, clock)
+    if (stripe := settings.vendors.stripe) is not None and stripe.connect_client_id:
+        oauth[Provider.STRIPE] = StripeConnectFlow(stripe, http, clock)
     return VendorFlows(http, oauth, HaloCredentialsFlow(http, clock), settings.allow_http_vendor_urls)

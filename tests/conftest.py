@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.auth.clients import create_api_client, create_tenant
 from adapters.config import Settings
 from adapters.db.engine import app_engine, owner_engine
-from adapters.vendor_config import QuickBooksSettings, VendorSettings, XeroSettings
+from adapters.vendor_config import QuickBooksSettings, StripeSettings, VendorSettings, XeroSettings
 from api.app import create_app
 from domain.auth import ALL_SCOPES
 from sandbox.quickbooks.app import create_app as quickbooks_app
@@ -24,11 +24,14 @@ from sandbox.quickbooks.state import QuickBooksState
 from sandbox.router import SandboxRouter
 from sandbox.scratch import Services, scratch_database
 from sandbox.scratch import services as scratch_services
+from sandbox.stripe_sandbox.app import create_app as stripe_app
+from sandbox.stripe_sandbox.state import StripeState
 from sandbox.xero.app import create_app as xero_app
 from sandbox.xero.state import XeroState
 
 QBO_HOST = "qbo.sandbox.test"
 XERO_HOST = "xero.sandbox.test"
+STRIPE_HOST = "stripe.sandbox.test"
 
 
 @pytest.fixture(scope="session")
@@ -90,7 +93,16 @@ def xero(vendors: SandboxRouter, settings: Settings) -> XeroState:
     return state
 
 
-def app_settings(settings: Settings) -> Settings:
+@pytest.fixture(scope="session")
+def stripe_sandbox(vendors: SandboxRouter, settings: Settings) -> StripeState:
+    """The Stripe sandbox: arbridge is the Connect platform (its secret key and client id come from here)."""
+    state = StripeState(seed=11)
+    vendors.register(STRIPE_HOST, stripe_app(state))
+    state.oauth.redirect_uris.append(f"{settings.base_url}/v1/connections/stripe/callback")
+    return state
+
+
+def app_settings(settings: Settings, stripe: StripeState | None = None) -> Settings:
     """The app's settings in tests: vendors are the sandboxes behind the `vendors` router."""
     xbase = f"http://{XERO_HOST}"
     xero_settings = XeroSettings(
@@ -111,16 +123,19 @@ def app_settings(settings: Settings) -> Settings:
         revoke_url=f"{base}/v2/oauth2/tokens/revoke",
         api_url=f"{base}/v3",
     )
-    return replace(
-        settings, allow_http_vendor_urls=True, vendors=VendorSettings(quickbooks=qbo_settings, xero=xero_settings)
-    )
+    stripe_settings = None
+    if stripe is not None:
+        sbase = f"http://{STRIPE_HOST}"
+        stripe_settings = StripeSettings(stripe.secret_key, stripe.connect_client_id, api_url=sbase, connect_url=sbase)
+    vendors = VendorSettings(quickbooks=qbo_settings, xero=xero_settings, stripe=stripe_settings)
+    return replace(settings, allow_http_vendor_urls=True, vendors=vendors)
 
 
 @pytest_asyncio.fixture(scope="session")
 async def client(
-    settings: Settings, vendors: SandboxRouter, qbo: QuickBooksState, xero: XeroState
+    settings: Settings, vendors: SandboxRouter, qbo: QuickBooksState, xero: XeroState, stripe_sandbox: StripeState
 ) -> AsyncIterator[AsyncTestClient[Any]]:
-    app = create_app(app_settings(settings), vendor_transport=vendors)
+    app = create_app(app_settings(settings, stripe_sandbox), vendor_transport=vendors)
     async with AsyncTestClient(app=app, base_url="http://testserver.local") as c:
         yield c
 
