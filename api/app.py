@@ -15,6 +15,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from redis.asyncio import Redis
 
 from adapters.auth.tokens import SigningKeyStore, TokenService
+from adapters.clock import SystemClock
 from adapters.config import Settings
 from adapters.crypto import KeyRing
 from adapters.db.engine import app_engine
@@ -23,7 +24,7 @@ from api.graphql.endpoint import graphql_controller
 from api.rest import clients, connections, events, health, invoices, oauth
 from api.rest.problems import EXCEPTION_HANDLERS
 from api.rest.security import provide_principal, provide_uow
-from api.services import Services, SystemClock
+from api.services import Services
 
 API_VERSION = "1.0.0"
 

@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.auth.tokens import TokenService
+from adapters.clock import SystemClock
 from adapters.config import Settings
 from adapters.crypto import KeyRing
 from adapters.db.connections import tenant_of_state
 from adapters.db.uow import SqlUnitOfWork
 from adapters.vendor_flows import VendorFlows
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 @dataclass

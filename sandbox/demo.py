@@ -11,10 +11,10 @@ from typing import Any
 
 from adapters.auth.clients import create_api_client, create_tenant, find_api_client, tenant_exists
 from adapters.auth.secrets import verify_secret
+from adapters.clock import SystemClock
 from adapters.config import Settings
 from adapters.db.engine import app_engine
 from adapters.db.uow import SqlUnitOfWork
-from api.services import SystemClock
 from domain.auth import ALL_SCOPES, Principal
 from domain.clients import Address, NewClient
 from domain.invoices import NewInvoice, NewInvoiceLine

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from arq import Retry
 
+from adapters.db.connections import connections_due_for_refresh
 from adapters.db.idempotency import purge_expired
 from adapters.db.uow import SqlUnitOfWork
+from adapters.vendor_flows import VendorFlows
+from domain.usecases.connections import keep_alive
 from domain.usecases.events import handle_event as handle_event_use_case
 
 log = logging.getLogger("arbridge.jobs")
@@ -39,3 +43,32 @@ async def handle_event(ctx: dict[str, Any], tenant_id: str, event_id: str) -> li
 
 async def purge_idempotency_keys(ctx: dict[str, Any]) -> int:
     return await purge_expired(ctx["engine"])
+
+
+# A refresh token that expires within this window, or a connection idle this long, gets refreshed.
+REFRESH_WINDOW = timedelta(days=14)
+IDLE_LIMIT = timedelta(days=21)
+
+
+async def refresh_idle_connections(ctx: dict[str, Any]) -> dict[str, int]:
+    """Daily: keep every connection's refresh token alive. One failure never stops the others."""
+    flows: VendorFlows = ctx["vendor_flows"]
+    clock = ctx["clock"]
+    now = clock.now()
+    async with ctx["engine"].connect() as conn:
+        due = await connections_due_for_refresh(conn, now + REFRESH_WINDOW, now - IDLE_LIMIT)
+    counts = {"refreshed": 0, "needs_reauth": 0, "failed": 0}
+    for tenant_id, connection_id in due:
+        try:
+            async with SqlUnitOfWork(ctx["engine"], tenant_id, ctx["ring"]) as uow:
+                connection = await uow.connections.get(connection_id)
+                flow = flows.for_provider(connection.provider) if connection else None
+                if flow is None:
+                    continue
+            async with SqlUnitOfWork(ctx["engine"], tenant_id, ctx["ring"]) as uow:
+                ok = await keep_alive(uow, clock, flow, connection_id)
+            counts["refreshed" if ok else "needs_reauth"] += 1
+        except Exception:
+            log.exception("refreshing connection %s failed; the next run retries", connection_id)
+            counts["failed"] += 1
+    return counts

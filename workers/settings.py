@@ -9,11 +9,14 @@ from typing import Any
 from arq import cron
 from arq.worker import Worker
 
+from adapters.clock import SystemClock
 from adapters.config import Settings
+from adapters.crypto import KeyRing
 from adapters.db.engine import app_engine
 from adapters.queue.arq_queue import redis_settings
 from adapters.queue.relay import run_relay
-from workers.jobs import handle_event, purge_idempotency_keys
+from adapters.vendor_flows import build_vendor_flows
+from workers.jobs import handle_event, purge_idempotency_keys, refresh_idle_connections
 
 # arq's defaults (10 jobs at a time, polling every 0.5 s) cap a worker near 20 jobs/s. Our jobs wait on
 # PostgreSQL and vendors' HTTP APIs, so one worker runs many at once and polls often.
@@ -25,6 +28,9 @@ QUEUE_READ_LIMIT = 400
 async def _startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx["settings"]
     ctx["engine"] = app_engine(settings, pool_size=20)
+    ctx["clock"] = SystemClock()
+    ctx["ring"] = KeyRing(settings.encryption_keys)
+    ctx["vendor_flows"] = build_vendor_flows(settings, ctx["clock"], ctx.get("vendor_transport"))
     if ctx.get("run_relay", True):
         listen_dsn = settings.app_database_url.replace("postgresql+asyncpg://", "postgresql://")
         ctx["relay"] = asyncio.create_task(run_relay(ctx["engine"], ctx["redis"], settings.queue_name, listen_dsn))
@@ -36,13 +42,18 @@ async def _shutdown(ctx: dict[str, Any]) -> None:
         relay.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await relay
+    await ctx["vendor_flows"].http.aclose()
     await ctx["engine"].dispose()
 
 
 def build_worker(settings: Settings, *, burst: bool = False, run_relay_task: bool = True, **overrides: Any) -> Worker:
     options: dict[str, Any] = {
         "functions": [handle_event],
-        "cron_jobs": [cron(purge_idempotency_keys, minute={0, 30}, run_at_startup=False)],
+        "cron_jobs": [
+            cron(purge_idempotency_keys, minute={0, 30}, run_at_startup=False),
+            # Daily, off the hour: keeps idle connections' refresh tokens alive.
+            cron(refresh_idle_connections, hour={3}, minute={17}, run_at_startup=False),
+        ],
         "queue_name": settings.queue_name,
         "redis_settings": redis_settings(settings.redis_url),
         "on_startup": _startup,

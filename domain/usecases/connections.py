@@ -274,3 +274,29 @@ async def fresh_access_token(
     await uow.connections.save(connection)
     await uow.commit()
     return tokens.access_token
+
+
+async def keep_alive(
+    uow: ConnectionsUnitOfWork, clock: Clock, flow: OAuthFlow | CredentialsFlow, connection_id: uuid.UUID
+) -> bool:
+    """Refresh a connection nobody has used lately, before its refresh token dies unused (Xero: 60 days,
+    QuickBooks: 100). Same single-flight lock as `fresh_access_token`. False when it needs the MSP."""
+    connection = await uow.connections.get(connection_id, for_update=True)
+    if connection is None or connection.status is not ConnectionStatus.ACTIVE:
+        await uow.rollback()
+        return False
+    now = clock.now()
+    try:
+        tokens = await flow.refresh(connection, await uow.connections.secrets(connection.id))
+    except RefreshRefused as exc:
+        connection.refresh_failed_for_good(exc.reason, now)
+        await uow.connections.save(connection)
+        await uow.outbox.add(
+            DomainEvent(CONNECTION_NEEDS_REAUTH, uow.tenant_id, connection.id, now, _snapshot(connection))
+        )
+        await uow.commit()
+        return False
+    connection.refreshed(tokens, now)
+    await uow.connections.save(connection)
+    await uow.commit()
+    return True
