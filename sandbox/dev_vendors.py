@@ -10,11 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.vendor_config import QuickBooksSettings, VendorSettings, XeroSettings
+from adapters.vendor_config import QuickBooksSettings, StripeSettings, VendorSettings, XeroSettings
 from sandbox.halopsa import HaloState
 from sandbox.halopsa import create_app as halo_app
 from sandbox.quickbooks.app import create_app as quickbooks_app
 from sandbox.quickbooks.state import QuickBooksState
+from sandbox.stripe_sandbox.app import create_app as stripe_app
+from sandbox.stripe_sandbox.state import StripeState
 from sandbox.xero.app import create_app as xero_app
 from sandbox.xero.state import XeroState
 
@@ -30,7 +32,7 @@ class DevVendors:
 
 
 def build_dev_vendors(base_url: str, host: str, first_port: int) -> DevVendors:
-    halo_port, qbo_port, xero_port = first_port, first_port + 1, first_port + 2
+    halo_port, qbo_port, xero_port, stripe_port = first_port, first_port + 1, first_port + 2, first_port + 3
     halo = HaloState(tenant="demo-msp")
     halo.seed(clients=25, invoices=200)
     halo_application = halo.add_application(scopes="all", client_id="arbridge-demo", client_secret="halo-demo-secret")
@@ -47,7 +49,11 @@ def build_dev_vendors(base_url: str, host: str, first_port: int) -> DevVendors:
     xero.add_organisation("Demo MSP Ltd")
     xero.add_organisation("Demo MSP (US) Inc")
 
+    stripe = StripeState()
+    stripe.oauth.redirect_uris.append(f"{base_url}/v1/connections/stripe/callback")
+
     qbo_url, xero_url = f"http://{host}:{qbo_port}", f"http://{host}:{xero_port}"
+    stripe_url = f"http://{host}:{stripe_port}"
     settings = VendorSettings(
         quickbooks=QuickBooksSettings(
             QBO_CLIENT[0],
@@ -66,13 +72,19 @@ def build_dev_vendors(base_url: str, host: str, first_port: int) -> DevVendors:
             connections_url=f"{xero_url}/connections",
             api_url=f"{xero_url}/api.xro/2.0",
         ),
+        stripe=StripeSettings(stripe.secret_key, stripe.connect_client_id, api_url=stripe_url, connect_url=stripe_url),
     )
     notes = [
         f"HaloPSA sandbox   http://{host}:{halo_port}  (API application: client_id {halo_application.client_id}, "
         f"client_secret {halo_application.client_secret}, tenant demo-msp)",
         f"QuickBooks sandbox {qbo_url}  (company 'Demo MSP Books')",
         f"Xero sandbox       {xero_url}  (organisations 'Demo MSP Ltd', 'Demo MSP (US) Inc')",
+        f"Stripe sandbox     {stripe_url}  (arbridge is the Connect platform; consent creates the MSP's account)",
     ]
-    return DevVendors(
-        {halo_port: halo_app(halo), qbo_port: quickbooks_app(qbo), xero_port: xero_app(xero)}, settings, notes
-    )
+    apps = {
+        halo_port: halo_app(halo),
+        qbo_port: quickbooks_app(qbo),
+        xero_port: xero_app(xero),
+        stripe_port: stripe_app(stripe),
+    }
+    return DevVendors(apps, settings, notes)

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -66,8 +67,17 @@ Ctrl-C stops the API, the worker{" and the embedded servers" if creds.get("embed
 """
 
 
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: this process runs several servers and a worker, and stops
+    them all, in order, on one Ctrl-C (each uvicorn would otherwise capture and re-raise the signal)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 def _uvicorn(app: Any, host: str, port: int, lifespan: Literal["on", "off"] = "off") -> uvicorn.Server:
-    return uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan=lifespan))
+    return _Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan=lifespan))
 
 
 def _vendor_banner(base: str, notes: list[str]) -> str:
