@@ -89,9 +89,14 @@ _RESETS: dict[str, dict[str, Any]] = {
 }
 
 
+# The sample objects of the kinds above, as stripe/openapi's fixtures3.json has them. The sandbox must run
+# wherever the project is cloned (make run), so it ships this extract; the spec itself stays outside the
+# project, and tests/sandbox/test_stripe_conformance.py fails when the extract drifts from it.
+SHAPES_PATH = Path(__file__).with_name("shapes.json")
+
+
 def fixtures_path() -> Path:
-    """The specs live beside the project (`../shared/specs`), never copied into it; override with
-    ARBRIDGE_SPECS_DIR when the tree is laid out differently."""
+    """Stripe's full fixtures file, beside the project (`../shared/specs`) or under ARBRIDGE_SPECS_DIR."""
     base = os.environ.get("ARBRIDGE_SPECS_DIR")
     root = Path(base) if base else Path(__file__).resolve().parents[3] / "shared" / "specs"
     return root / "stripe" / "fixtures3.json"
@@ -99,9 +104,8 @@ def fixtures_path() -> Path:
 
 @functools.cache
 def raw_fixtures() -> dict[str, Any]:
-    """The file's `resources` map, read once per process. Callers must not mutate it."""
-    data = msgspec.json.decode(fixtures_path().read_bytes(), type=dict[str, dict[str, Any]])
-    return data["resources"]
+    """The sample object of each kind, read once per process. Callers must not mutate it."""
+    return msgspec.json.decode(SHAPES_PATH.read_bytes(), type=dict[str, dict[str, Any]])
 
 
 @functools.cache

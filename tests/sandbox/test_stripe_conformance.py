@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from sandbox.stripe_sandbox import StripeState, create_app
-from sandbox.stripe_sandbox.fixtures import fixtures_path
+from sandbox.stripe_sandbox.fixtures import SHAPES_PATH
+from tests.specs import spec_file
 
 KINDS = [
     "customer",
@@ -34,8 +35,15 @@ KINDS = [
 @pytest.fixture(scope="module")
 def fixture_keys() -> dict[str, set[str]]:
     """Read straight from the spec file, independently of the sandbox's own loader."""
-    resources = json.loads(fixtures_path().read_text())["resources"]
+    resources = json.loads(spec_file("stripe", "fixtures3.json").read_text())["resources"]
     return {kind: set(resources[kind]) for kind in KINDS}
+
+
+def test_shipped_shapes_are_stripes_own() -> None:
+    """The sandbox ships an extract of fixtures3.json (it must run without ../shared); it must not drift."""
+    resources = json.loads(spec_file("stripe", "fixtures3.json").read_text())["resources"]
+    shipped = json.loads(SHAPES_PATH.read_text())
+    assert shipped == {kind: resources[kind] for kind in shipped}
 
 
 @pytest.fixture(scope="module")

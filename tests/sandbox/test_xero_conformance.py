@@ -16,7 +16,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,14 +26,14 @@ from openapi_core.testing import MockRequest, MockResponse
 from openapi_schema_validator import OAS30Validator, OAS31Validator, oas30_format_checker, oas31_format_checker
 
 from sandbox.xero.testing import ConnectedSandbox, connected_sandbox
+from tests.specs import SPECS_DIR, spec_file
 
 pytestmark = pytest.mark.filterwarnings("ignore:Unsupported scheme type:UserWarning")  # OAuth2 isn't checked
-SPECS = Path(__file__).resolve().parents[3] / "shared" / "specs" / "xero"
 API = "https://api.xero.com"
 
 
 def _load(name: str) -> dict[str, Any]:
-    return yaml.load((SPECS / name).read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return yaml.load(spec_file("xero", name).read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 @pytest.fixture(scope="session")
