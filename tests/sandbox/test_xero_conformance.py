@@ -26,7 +26,7 @@ from openapi_core.testing import MockRequest, MockResponse
 from openapi_schema_validator import OAS30Validator, OAS31Validator, oas30_format_checker, oas31_format_checker
 
 from sandbox.xero.testing import ConnectedSandbox, connected_sandbox
-from tests.specs import SPECS_DIR, spec_file
+from tests.specs import spec_file
 
 pytestmark = pytest.mark.filterwarnings("ignore:Unsupported scheme type:UserWarning")  # OAuth2 isn't checked
 API = "https://api.xero.com"
