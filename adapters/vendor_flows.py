@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
 from adapters.config import Settings
 from adapters.halopsa.auth import HaloCredentialsFlow
+from adapters.http.limiter import LimiterRegistry
 from adapters.quickbooks.oauth import QuickBooksFlow
 from adapters.stripe.connect import StripeConnectFlow
 from adapters.xero.oauth import XeroFlow
@@ -27,6 +28,8 @@ class VendorFlows:
     oauth: dict[Provider, OAuthFlow]  # vendors configured for the consent redirect
     halopsa: CredentialsFlow
     allow_http_urls: bool = False  # development only: the sandboxes listen on plain http
+    # One per process, so every API client of a vendor tenant draws from the same allowance.
+    limiters: LimiterRegistry = field(default_factory=LimiterRegistry)
 
     def for_provider(self, provider: Provider) -> OAuthFlow | CredentialsFlow | None:
         return self.halopsa if provider is Provider.HALOPSA else self.oauth.get(provider)

@@ -6,7 +6,8 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.db.tables import clients
@@ -48,7 +49,7 @@ class SqlClientRepository:
     async def get_many(self, client_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Client]:
         if not client_ids:
             return {}
-        rows = await self.conn.execute(self._scoped().where(clients.c.id.in_(list(set(client_ids)))))
+        rows = await self.conn.execute(_MANY, {"tenant_id": self.tenant_id, "ids": list(set(client_ids))})
         return {r.id: _to_client(r._mapping) for r in rows}
 
     async def list_page(self, page: PageRequest) -> Page[Client]:
@@ -57,6 +58,13 @@ class SqlClientRepository:
             q = q.where(clients.c.id < page.after)
         rows = await self.conn.execute(q)
         return page_of([_to_client(r._mapping) for r in rows], page.limit)
+
+
+# One prepared statement for any number of ids (an IN list would be a new statement per count).
+_MANY = select(clients).where(
+    clients.c.tenant_id == bindparam("tenant_id"),
+    clients.c.id == any_(bindparam("ids", type_=ARRAY(UUID(as_uuid=True)))),
+)
 
 
 def _to_client(r: Any) -> Client:

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from adapters.http.limiter import QUICKBOOKS, LimiterRegistry
 from adapters.http.retry import RetryPolicy, send_with_retries
 
 
@@ -33,11 +34,19 @@ def _fault(response: httpx.Response, body: Any) -> QuickBooksFault | None:
 
 
 class QuickBooksApi:
-    def __init__(self, http: httpx.AsyncClient, api_url: str, minor_version: int, policy: RetryPolicy | None = None):
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        api_url: str,
+        minor_version: int,
+        policy: RetryPolicy | None = None,
+        limiters: LimiterRegistry | None = None,
+    ):
         self.http = http
         self.api_url = api_url.rstrip("/")
         self.minor_version = minor_version
         self.policy = policy or RetryPolicy()
+        self.limiters = limiters or LimiterRegistry()
 
     async def query(self, realm_id: str, access_token: str, statement: str) -> dict[str, Any]:
         """Run a query (SELECT ... FROM Entity ...); returns the QueryResponse object."""
@@ -47,7 +56,8 @@ class QuickBooksApi:
             params={"query": statement, "minorversion": self.minor_version},
             headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
         )
-        response = await send_with_retries(self.http, request, policy=self.policy)
+        limiter = self.limiters.for_tenant("quickbooks", realm_id, QUICKBOOKS)
+        response = await send_with_retries(self.http, request, policy=self.policy, limiter=limiter)
         try:
             body = response.json()
         except ValueError:

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from adapters.http.limiter import XERO, LimiterRegistry
 from adapters.http.retry import RetryPolicy, send_with_retries
 
 
@@ -17,10 +18,17 @@ class XeroApiError(Exception):
 
 
 class XeroApi:
-    def __init__(self, http: httpx.AsyncClient, api_url: str, policy: RetryPolicy | None = None) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        api_url: str,
+        policy: RetryPolicy | None = None,
+        limiters: LimiterRegistry | None = None,
+    ) -> None:
         self.http = http
         self.api_url = api_url.rstrip("/")
         self.policy = policy or RetryPolicy()
+        self.limiters = limiters or LimiterRegistry()  # share one registry per process to pool the limits
 
     async def get(self, access_token: str, tenant_id: str, resource: str, **params: Any) -> dict[str, Any]:
         request = self.http.build_request(
@@ -33,7 +41,8 @@ class XeroApi:
                 "Accept": "application/json",
             },
         )
-        response = await send_with_retries(self.http, request, policy=self.policy)
+        limiter = self.limiters.for_tenant("xero", tenant_id, XERO)
+        response = await send_with_retries(self.http, request, policy=self.policy, limiter=limiter)
         if response.status_code != 200:
             raise XeroApiError(response.status_code, response.text[:300])
         return dict(response.json())

@@ -17,10 +17,12 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from api.graphql.context import Info, forbidden
+from api.graphql.documents import CachedDocuments, DocumentStore
 from api.graphql.errors import MaskUnexpectedErrors, log_unexpected
 from api.graphql.inputs import CreateClientInput, CreateInvoiceInput, InvoiceFilterInput, lookup_id
 from api.graphql.limits import MAX_TOKENS, QueryLimitsRule
 from api.graphql.scalars import SCALAR_MAP
+from api.graphql.selection import selects_node_field
 from api.graphql.types import (
     Client,
     Connection,
@@ -36,7 +38,7 @@ from api.graphql.types import (
     connection_of,
 )
 from domain import errors
-from domain.auth import Forbidden
+from domain.auth import Forbidden, Scope
 from domain.invoices import InvoiceFilter
 from domain.pagination import PageRequest
 from domain.usecases import clients as client_uc
@@ -90,7 +92,7 @@ class Query:
         async def run() -> Connection[Client]:
             async with info.context.uow() as uow:
                 page = await client_uc.list_clients(uow, info.context.principal, _page(first, after))
-            return connection_of(page, [Client.of(c) for c in page.items])
+            return connection_of(page, Client.of)
 
         return await _read(run)
 
@@ -111,9 +113,18 @@ class Query:
     ) -> Connection[Invoice]:
         async def run() -> Connection[Invoice]:
             where = filter.filter() if filter else InvoiceFilter()
+            principal = info.context.principal
+            # With `client` selected (and readable), the page's clients are read in this transaction, one
+            # query for the page, instead of by the DataLoader in a second transaction; every `client` then
+            # resolves synchronously from what is attached here.
+            with_clients = principal.allows(Scope.CLIENTS_READ) and selects_node_field(info, "client")
             async with info.context.uow() as uow:
-                page = await invoice_uc.list_invoices(uow, info.context.principal, where, _page(first, after))
-            return connection_of(page, [Invoice.of(i) for i in page.items])
+                page = await invoice_uc.list_invoices(uow, principal, where, _page(first, after))
+                if not with_clients:
+                    return connection_of(page, Invoice.of)
+                found = await uow.clients.get_many([i.client_id for i in page.items])
+            clients = {cid: Client.of(c) for cid, c in found.items()}
+            return connection_of(page, lambda i: Invoice.of(i, clients.get(i.client_id)))
 
         return await _read(run)
 
@@ -195,9 +206,17 @@ def _tokens() -> MaxTokensLimiter:
     return MaxTokensLimiter(max_token_count=MAX_TOKENS)
 
 
+# Parsed and validated documents, shared by all requests (documents.py says why this is safe with the limits).
+DOCUMENTS = DocumentStore()
+
+
+def _documents() -> CachedDocuments:
+    return CachedDocuments(DOCUMENTS)
+
+
 # Extensions are passed as classes or factories: strawberry builds fresh ones per request, so no state
-# is shared between concurrent operations.
-EXTENSIONS: list[Any] = [_tokens, _limits, MaskUnexpectedErrors]
+# is shared between concurrent operations other than what they are given on purpose (DOCUMENTS).
+EXTENSIONS: list[Any] = [_tokens, _limits, _documents, MaskUnexpectedErrors]
 
 schema = ArbridgeSchema(
     query=Query,

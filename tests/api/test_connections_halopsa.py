@@ -70,14 +70,24 @@ async def test_connect_list_refresh_disconnect(
     dump = " ".join(str(v) for v in raw.values())
     assert app.client_secret not in dump and raw["secrets_encrypted"].startswith("v1.")
 
-    # Two hours on, the token has expired in Halo: a fresh one is fetched with the stored secret.
-    state.controls.clock.advance(hours=2)
-    later = _Later(hours=2)
-    async with httpx.AsyncClient(transport=vendors) as http:
-        flow = HaloCredentialsFlow(http, later)
-        async with SqlUnitOfWork(engine, tenant_a.tenant_id, KeyRing(settings.encryption_keys)) as uow:
-            token = await fresh_access_token(uow, later, flow, uuid.UUID(conn["id"]))
-    assert token and token not in dump
+    ring = KeyRing(settings.encryption_keys)
+    async with httpx.AsyncClient(transport=vendors, base_url=url) as http:
+        now = _Later(hours=0)
+        async with SqlUnitOfWork(engine, tenant_a.tenant_id, ring) as uow:
+            first = await fresh_access_token(uow, now, HaloCredentialsFlow(http, now), uuid.UUID(conn["id"]))
+        clients = await http.get(
+            "/api/Client", params={"pageinate": "true"}, headers={"Authorization": f"Bearer {first}"}
+        )
+        assert clients.status_code == 200 and "clients" in clients.json()
+
+        # Two hours on, the token has expired in Halo: a fresh one is fetched with the stored secret.
+        state.controls.clock.advance(hours=2)
+        later = _Later(hours=2)
+        assert (await http.get("/api/Client", headers={"Authorization": f"Bearer {first}"})).status_code == 401
+        async with SqlUnitOfWork(engine, tenant_a.tenant_id, ring) as uow:
+            token = await fresh_access_token(uow, later, HaloCredentialsFlow(http, later), uuid.UUID(conn["id"]))
+        assert (await http.get("/api/Client", headers={"Authorization": f"Bearer {token}"})).status_code == 200
+    assert token != first and token not in dump
     assert len(state.controls.requests("POST", "/auth/token")) == 2
 
     assert (await tenant_b.client.delete(f"/v1/connections/{conn['id']}", headers=tenant_b.headers)).status_code == 404

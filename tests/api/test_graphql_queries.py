@@ -143,8 +143,8 @@ async def test_a_page_of_invoices_with_their_clients_costs_a_constant_number_of_
     assert len(page5["data"]["invoices"]["edges"]) == 5
     assert len(page50["data"]["invoices"]["edges"]) == 50
     assert names50 == {c["name"] for c in clients}
-    # One transaction for the page (tenant, invoices, their lines) and one for the batched clients (tenant,
-    # clients): the same few statements for 5 invoices as for 50.
+    # One transaction for the page: tenant, invoices, their lines and their clients (read there because the
+    # query selects `client`): the same few statements for 5 invoices as for 50.
     assert len(small) == len(large), (small, large)
     assert len(large) <= 5, large
     assert sum("FROM clients" in s for s in large) == 1
