@@ -37,6 +37,7 @@ from api.graphql.types import (
     VoidInvoiceResult,
     connection_of,
 )
+from api.graphql.vendors import VendorMutation, VendorQuery
 from domain import errors
 from domain.auth import Forbidden, Scope
 from domain.invoices import InvoiceFilter
@@ -86,7 +87,7 @@ def _validation(exc: errors.ValidationFailed) -> ValidationError:
 
 
 @strawberry.type
-class Query:
+class Query(VendorQuery):
     @strawberry.field(description="Clients, newest first. Scope clients:read.")
     async def clients(self, info: Info, first: int = 50, after: str | None = None) -> Connection[Client]:
         async def run() -> Connection[Client]:
@@ -141,7 +142,7 @@ class Query:
 
 
 @strawberry.type
-class Mutation:
+class Mutation(VendorMutation):
     # Commit is explicit and inside the unit of work: a union member (ValidationError, ...) leaves the
     # transaction uncommitted, whatever HTTP status the response carries (always 200 in GraphQL).
 
