@@ -181,3 +181,17 @@ class ClientCredentials:
     auth_url: str | None = None
     tenant: str | None = None
     scope: str = "all"
+
+    @staticmethod
+    def typed(
+        resource_url: str, client_id: str, client_secret: str, auth_url: str | None, tenant: str | None, scope: str
+    ) -> ClientCredentials:
+        """As an MSP typed them: surrounding blanks removed, empty optional fields absent."""
+        return ClientCredentials(
+            resource_url.strip(),
+            client_id.strip(),
+            client_secret,
+            (auth_url or "").strip() or None,
+            (tenant or "").strip() or None,
+            scope.strip() or "all",
+        )

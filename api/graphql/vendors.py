@@ -170,11 +170,9 @@ class VendorMutation:
     @strawberry.mutation(description="Connect HaloPSA with an API application. Scope connections:write.")
     async def connect_halo_psa(self, info: Info, input: ConnectHaloPsaInput) -> ConnectHaloPsaResult:
         ctx = info.context
-        creds = ClientCredentials(
-            input.resource_url.strip(), input.client_id.strip(), input.client_secret,
-            input.auth_url.strip() if input.auth_url else None, input.tenant.strip() if input.tenant else None,
-            input.scope.strip() or "all",
-        )  # fmt: skip
+        creds = ClientCredentials.typed(
+            input.resource_url, input.client_id, input.client_secret, input.auth_url, input.tenant, input.scope
+        )
         try:
             check_urls(creds, ctx.services.vendors.allow_http_urls)
             async with ctx.uow() as uow:

@@ -23,13 +23,8 @@ class ConnectHaloPsaIn(msgspec.Struct, forbid_unknown_fields=True):
     scope: str = "all"
 
     def credentials(self) -> ClientCredentials:
-        return ClientCredentials(
-            self.resource_url.strip(),
-            self.client_id.strip(),
-            self.client_secret,
-            self.auth_url.strip() if self.auth_url else None,
-            self.tenant.strip() if self.tenant else None,
-            self.scope.strip() or "all",
+        return ClientCredentials.typed(
+            self.resource_url, self.client_id, self.client_secret, self.auth_url, self.tenant, self.scope
         )
 
 

@@ -260,6 +260,17 @@ async def fresh_access_token(
         assert connection.tokens is not None
         await uow.rollback()
         return connection.tokens.access_token
+    tokens = await _refresh(uow, flow, connection, now)
+    if tokens is None:
+        raise NeedsReauth(connection.provider, connection.needs_reauth_reason)
+    return tokens.access_token
+
+
+async def _refresh(
+    uow: ConnectionsUnitOfWork, flow: OAuthFlow | CredentialsFlow, connection: Connection, now: datetime
+) -> TokenSet | None:
+    """Refresh the locked connection and commit the new tokens before anyone uses them. None (and the
+    connection committed as `needs_reauth`, with an event) when the vendor refuses for good."""
     try:
         tokens = await flow.refresh(connection, await uow.connections.secrets(connection.id))
     except RefreshRefused as exc:
@@ -269,11 +280,11 @@ async def fresh_access_token(
             DomainEvent(CONNECTION_NEEDS_REAUTH, uow.tenant_id, connection.id, now, _snapshot(connection))
         )
         await uow.commit()
-        raise NeedsReauth(connection.provider, exc.reason) from exc
+        return None
     connection.refreshed(tokens, now)
     await uow.connections.save(connection)
     await uow.commit()
-    return tokens.access_token
+    return tokens
 
 
 async def keep_alive(
@@ -285,18 +296,4 @@ async def keep_alive(
     if connection is None or connection.status is not ConnectionStatus.ACTIVE:
         await uow.rollback()
         return False
-    now = clock.now()
-    try:
-        tokens = await flow.refresh(connection, await uow.connections.secrets(connection.id))
-    except RefreshRefused as exc:
-        connection.refresh_failed_for_good(exc.reason, now)
-        await uow.connections.save(connection)
-        await uow.outbox.add(
-            DomainEvent(CONNECTION_NEEDS_REAUTH, uow.tenant_id, connection.id, now, _snapshot(connection))
-        )
-        await uow.commit()
-        return False
-    connection.refreshed(tokens, now)
-    await uow.connections.save(connection)
-    await uow.commit()
-    return True
+    return await _refresh(uow, flow, connection, clock.now()) is not None

@@ -14,7 +14,8 @@ Create Date: 2026-11-25
 import os
 
 from alembic import op
-from sqlalchemy.util import await_only
+
+from migrations.sql import run_script
 
 revision = "0001"
 down_revision = None
@@ -36,10 +37,7 @@ TENANT_TABLES = [
 TENANT_PREDICATE = "tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid"
 
 
-def _sql(script: str) -> None:
-    """Run a multi-statement script through asyncpg's simple-query protocol (one round trip, no prepare)."""
-    raw = op.get_bind().connection.dbapi_connection.driver_connection  # type: ignore[union-attr]
-    await_only(raw.execute(script))
+_sql = run_script
 
 
 def _roles() -> None:

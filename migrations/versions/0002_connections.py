@@ -11,7 +11,8 @@ Create Date: 2026-11-25
 """
 
 from alembic import op
-from sqlalchemy.util import await_only
+
+from migrations.sql import run_script
 
 revision = "0002"
 down_revision = "0001"
@@ -23,9 +24,7 @@ SYSTEM = "arbridge_system"
 TENANT_PREDICATE = "tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid"
 
 
-def _sql(script: str) -> None:
-    raw = op.get_bind().connection.dbapi_connection.driver_connection  # type: ignore[union-attr]
-    await_only(raw.execute(script))
+_sql = run_script
 
 
 def upgrade() -> None:
