@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import and_, delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -29,6 +29,10 @@ class SqlConnectionRepository:
             raise RuntimeError("this unit of work was opened without the key ring")
         return self._ring
 
+    def _mine(self, *conditions: Any) -> Any:
+        """The one tenant filter of this repository; every statement below goes through it."""
+        return and_(connections.c.tenant_id == self.tenant_id, *conditions)
+
     def _seal(self, connection_id: uuid.UUID, column: str, value: str | None) -> str | None:
         return None if value is None else self.ring.encrypt(value, f"connections:{connection_id}:{column}")
 
@@ -36,29 +40,25 @@ class SqlConnectionRepository:
         return None if value is None else self.ring.decrypt(value, f"connections:{connection_id}:{column}")
 
     async def get(self, connection_id: uuid.UUID, *, for_update: bool = False) -> Connection | None:
-        q = select(connections).where(connections.c.tenant_id == self.tenant_id, connections.c.id == connection_id)
+        q = select(connections).where(self._mine(connections.c.id == connection_id))
         if for_update:
             q = q.with_for_update()
         row = (await self.conn.execute(q)).first()
         return self._to_connection(row) if row else None
 
     async def by_provider(self, provider: Provider, *, for_update: bool = False) -> Connection | None:
-        q = select(connections).where(
-            connections.c.tenant_id == self.tenant_id, connections.c.provider == provider.value
-        )
+        q = select(connections).where(self._mine(connections.c.provider == provider.value))
         if for_update:
             q = q.with_for_update()
         row = (await self.conn.execute(q)).first()
         return self._to_connection(row) if row else None
 
     async def list_all(self) -> list[Connection]:
-        q = select(connections).where(connections.c.tenant_id == self.tenant_id).order_by(connections.c.created_at)
+        q = select(connections).where(self._mine()).order_by(connections.c.created_at)
         return [self._to_connection(r) for r in await self.conn.execute(q)]
 
     async def secrets(self, connection_id: uuid.UUID) -> dict[str, str]:
-        q = select(connections.c.secrets_encrypted).where(
-            connections.c.tenant_id == self.tenant_id, connections.c.id == connection_id
-        )
+        q = select(connections.c.secrets_encrypted).where(self._mine(connections.c.id == connection_id))
         sealed = (await self.conn.execute(q)).scalar_one_or_none()
         opened = self._open(connection_id, "secrets", sealed)
         return json.loads(opened) if opened else {}
@@ -88,20 +88,14 @@ class SqlConnectionRepository:
         if secrets is not None:
             values["secrets_encrypted"] = self._seal(c.id, "secrets", json.dumps(secrets))
         await self.conn.execute(
-            delete(connections).where(
-                connections.c.tenant_id == self.tenant_id,
-                connections.c.kind == c.provider.kind,
-                connections.c.id != c.id,
-            )
+            delete(connections).where(self._mine(connections.c.kind == c.provider.kind, connections.c.id != c.id))
         )
         stmt = insert(connections).values(**values)
         updates = {k: stmt.excluded[k] for k in values if k not in ("tenant_id", "id", "created_at")}
         await self.conn.execute(stmt.on_conflict_do_update(index_elements=["tenant_id", "id"], set_=updates))
 
     async def delete(self, connection_id: uuid.UUID) -> None:
-        await self.conn.execute(
-            delete(connections).where(connections.c.tenant_id == self.tenant_id, connections.c.id == connection_id)
-        )
+        await self.conn.execute(delete(connections).where(self._mine(connections.c.id == connection_id)))
 
     def _to_connection(self, r: Any) -> Connection:
         tokens = None
