@@ -4,6 +4,7 @@ encrypted, an API call, expiry, rotated refresh, the call again, disconnect; and
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -60,7 +61,9 @@ async def test_connect_call_expire_refresh_disconnect(
     owner: AsyncEngine,
     engine: AsyncEngine,
     settings: Settings,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     company = qbo.add_company("Northwind Books")
     path, params = await _consent(vendors, tenant_a, company.realm_id)
     assert path == "/v1/connections/quickbooks/callback" and params["realmId"] == company.realm_id
@@ -99,6 +102,13 @@ async def test_connect_call_expire_refresh_disconnect(
         assert stored is not None and stored.tokens is not None
         assert second_access != first_access and stored.tokens.refresh_token != first_refresh
         assert (await qbo_api.query(company.realm_id, second_access, "SELECT * FROM Account"))["Account"]
+
+    listed = await tenant_a.get("/v1/connections")
+    secrets = [first_access, first_refresh, second_access, stored.tokens.refresh_token, "qbo-secret"]
+    for secret in secrets:
+        assert secret and secret not in listed.text and secret not in r.text
+        assert secret not in caplog.text  # nothing we (or httpx, SQLAlchemy, Litestar) logged carries it
+    assert "oauth2/v1/tokens/bearer" in caplog.text  # the log did capture the vendor calls
 
     gone = await tenant_a.client.delete(f"/v1/connections/{connection_id}", headers=tenant_a.headers)
     assert gone.status_code == 204
