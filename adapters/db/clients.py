@@ -10,6 +10,7 @@ from sqlalchemy import any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from adapters.db.driver import DriverSelect
 from adapters.db.tables import clients
 from domain.clients import Address, Client
 from domain.pagination import Page, PageRequest, page_of
@@ -49,8 +50,8 @@ class SqlClientRepository:
     async def get_many(self, client_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Client]:
         if not client_ids:
             return {}
-        rows = await self.conn.execute(_MANY, {"tenant_id": self.tenant_id, "ids": list(set(client_ids))})
-        return {r.id: _to_client(r._mapping) for r in rows}
+        rows = await _MANY.fetch(self.conn, {"tenant_id": self.tenant_id, "ids": list(set(client_ids))})
+        return {r["id"]: _to_client(r) for r in rows}
 
     async def list_page(self, page: PageRequest) -> Page[Client]:
         q = self._scoped().order_by(clients.c.id.desc()).limit(page.limit + 1)
@@ -60,10 +61,13 @@ class SqlClientRepository:
         return page_of([_to_client(r._mapping) for r in rows], page.limit)
 
 
-# One prepared statement for any number of ids (an IN list would be a new statement per count).
-_MANY = select(clients).where(
-    clients.c.tenant_id == bindparam("tenant_id"),
-    clients.c.id == any_(bindparam("ids", type_=ARRAY(UUID(as_uuid=True)))),
+# One prepared statement for any number of ids (an IN list would be a new statement per count); a hot read
+# (a GraphQL page's clients), so it runs on the driver (driver.py).
+_MANY = DriverSelect(
+    select(clients).where(
+        clients.c.tenant_id == bindparam("tenant_id"),
+        clients.c.id == any_(bindparam("ids", type_=ARRAY(UUID(as_uuid=True)))),
+    )
 )
 
 

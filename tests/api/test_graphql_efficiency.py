@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import SimpleNamespace
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 import strawberry.schema.schema as strawberry_schema
@@ -15,6 +16,7 @@ from graphql import FieldNode, FragmentDefinitionNode, OperationDefinitionNode, 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.db.driver import DriverSelect
 from api.graphql import selection
 from api.graphql.documents import DocumentStore, _Entry
 from api.graphql.schema import DOCUMENTS
@@ -118,9 +120,16 @@ def _statements(engine: AsyncEngine) -> Iterator[list[str]]:
     def record(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
         seen.append(statement)
 
+    fetch_on_driver = DriverSelect.fetch
+
+    async def fetch(self: DriverSelect, conn: Any, params: Any) -> list[Any]:
+        seen.append(self.sql)  # hot reads run on the driver, out of sight of SQLAlchemy's events
+        return await fetch_on_driver(self, conn, params)
+
     event.listen(engine.sync_engine, "before_cursor_execute", record)
     try:
-        yield seen
+        with patch.object(DriverSelect, "fetch", fetch):
+            yield seen
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", record)
 

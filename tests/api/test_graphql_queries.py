@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from unittest.mock import patch
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.db.driver import DriverSelect
 from tests.conftest import Api
 
 INVOICES = """
@@ -118,9 +120,16 @@ def _statements(engine: AsyncEngine) -> Iterator[list[str]]:
     def record(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
         seen.append(statement)
 
+    fetch_on_driver = DriverSelect.fetch
+
+    async def fetch(self: DriverSelect, conn: Any, params: Any) -> list[Any]:
+        seen.append(self.sql)  # hot reads run on the driver, out of sight of SQLAlchemy's events
+        return await fetch_on_driver(self, conn, params)
+
     event.listen(engine.sync_engine, "before_cursor_execute", record)
     try:
-        yield seen
+        with patch.object(DriverSelect, "fetch", fetch):
+            yield seen
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", record)
 

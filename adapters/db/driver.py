@@ -1,0 +1,35 @@
+"""Hot reads on the driver: a select compiled once by SQLAlchemy, run by asyncpg on the unit of work's connection.
+
+For a page of rows, SQLAlchemy's execution and result layers (greenlet hops, a Row per row) cost more CPU than
+the query's own round trip. These reads skip them and unpack asyncpg's records by position. They run inside
+the transaction SQLAlchemy began, after its first statement (the tenant's set_config, see uow.py), so they
+see the same tenant scope and row-level security; asyncpg's statement cache prepares each one once per
+connection. Only for selects whose columns need no SQLAlchemy result processing (UUID, text, numeric, dates).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import Select
+
+_DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
+
+
+class DriverSelect:
+    """`rows = await DriverSelect(stmt).fetch(conn, {"name": value, ...})`: a list of asyncpg records."""
+
+    def __init__(self, stmt: Select[Any]) -> None:
+        compiled = stmt.compile(dialect=_DIALECT)
+        self.sql = str(compiled)  # the same SQL text SQLAlchemy would send: "$1::UUID" placeholders
+        self.names = tuple(compiled.positiontup or ())  # bind parameter names in placeholder order
+
+    async def fetch(self, conn: AsyncConnection, params: Mapping[str, Any]) -> list[Any]:
+        # The transaction is already open: SQLAlchemy began it for the unit of work's set_config.
+        raw = await conn.get_raw_connection()
+        driver: Any = raw.driver_connection
+        rows: list[Any] = await driver.fetch(self.sql, *[params[n] for n in self.names])
+        return rows
