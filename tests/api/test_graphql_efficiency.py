@@ -8,19 +8,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import SimpleNamespace
 from typing import Any
-from unittest.mock import patch
 
 import pytest
 import strawberry.schema.schema as strawberry_schema
 from graphql import FieldNode, FragmentDefinitionNode, OperationDefinitionNode, parse
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.db.driver import DriverSelect
 from api.graphql import selection
 from api.graphql.documents import DocumentStore, _Entry
 from api.graphql.schema import DOCUMENTS
 from tests.conftest import Api
+from tests.statements import recorded_statements
 
 # --- documents: parsed and validated once per distinct text ---
 
@@ -113,25 +111,7 @@ def test_the_store_is_bounded_by_the_length_of_its_texts() -> None:
 # --- a page's clients: read in the page's transaction when selected ---
 
 
-@contextmanager
-def _statements(engine: AsyncEngine) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
-        seen.append(statement)
-
-    fetch_on_driver = DriverSelect.fetch
-
-    async def fetch(self: DriverSelect, conn: Any, params: Any) -> list[Any]:
-        seen.append(self.sql)  # hot reads run on the driver, out of sight of SQLAlchemy's events
-        return await fetch_on_driver(self, conn, params)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
-        with patch.object(DriverSelect, "fetch", fetch):
-            yield seen
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
+_statements = recorded_statements
 
 
 def _transactions(statements: list[str]) -> int:

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
-from unittest.mock import patch
 
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.db.driver import DriverSelect
 from tests.conftest import Api
+from tests.statements import recorded_statements
 
 INVOICES = """
 query($first: Int!, $after: String, $filter: InvoiceFilterInput) {
@@ -113,25 +109,7 @@ async def test_another_tenants_objects_read_as_absent(tenant_a: Api, tenant_b: A
     assert _numbers(await tenant_b.gql(INVOICES, {"first": 50})) == [theirs["number"]]
 
 
-@contextmanager
-def _statements(engine: AsyncEngine) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
-        seen.append(statement)
-
-    fetch_on_driver = DriverSelect.fetch
-
-    async def fetch(self: DriverSelect, conn: Any, params: Any) -> list[Any]:
-        seen.append(self.sql)  # hot reads run on the driver, out of sight of SQLAlchemy's events
-        return await fetch_on_driver(self, conn, params)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
-        with patch.object(DriverSelect, "fetch", fetch):
-            yield seen
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
+_statements = recorded_statements
 
 
 async def test_a_page_of_invoices_with_their_clients_costs_a_constant_number_of_statements(tenant_a: Api) -> None:
