@@ -26,19 +26,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from adapters.queue.relay import relay_once
 from domain.usecases.events import BY_TYPE, FOR_ALL
 from tests.conftest import Api
-from tests.integration import test_outbox
-from tests.integration.test_outbox import (
+from tests.integration import outbox_support
+from tests.integration.outbox_support import (
     WAIT,
     Queue,
-    _wait_until,
     feed,
     handled_by,
     invoice_created,
     published_count,
     run_burst_worker,
+    wait_until,
 )
 
-queue = test_outbox.queue  # the fixture: a queue of the test's own
+queue = outbox_support.queue  # the fixture: a queue of the test's own
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -144,7 +144,7 @@ class HeldPublish:
                 pids[:] = list(rows.scalars())
             return bool(pids)
 
-        await _wait_until(blocked, "the worker to claim the event and block on publishing it")
+        await wait_until(blocked, "the worker to claim the event and block on publishing it")
         assert len(pids) == 1, pids
         return pids[0]
 
@@ -180,7 +180,7 @@ async def test_worker_killed_mid_job_still_handles_the_event_once(
             assert await queue.redis.exists(in_progress), log_tail(worker_log)
             assert await stop(first, signal.SIGKILL) == -signal.SIGKILL
         # Our row is gone; the dead worker's backend wakes, finds its client gone, and rolls back.
-        await _wait_until(lambda: backend_gone(owner, pid), "PostgreSQL to end the dead worker's session")
+        await wait_until(lambda: backend_gone(owner, pid), "PostgreSQL to end the dead worker's session")
         assert await handled_by(owner, event_id) == []  # the claim died with the worker ...
         assert await published_count(owner, event_id) == 0  # ... together with its effect
 
@@ -190,7 +190,7 @@ async def test_worker_killed_mid_job_still_handles_the_event_once(
         await queue.redis.pexpire(in_progress, 1)
 
         second = start_worker_process(queue, worker_log)
-        await _wait_until(lambda: queue.redis.exists(result_key_prefix + event_id), "the second worker's run")
+        await wait_until(lambda: queue.redis.exists(result_key_prefix + event_id), "the second worker's run")
         result = deserialize_result(await queue.redis.get(result_key_prefix + event_id))
         assert result.success, (result.result, log_tail(worker_log))
         assert result.job_try == 2
