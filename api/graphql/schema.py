@@ -19,6 +19,7 @@ from strawberry.types import ExecutionContext
 from api.graphql.context import Info, forbidden
 from api.graphql.documents import CachedDocuments, DocumentStore
 from api.graphql.errors import MaskUnexpectedErrors, log_unexpected
+from api.graphql.execution import ArbridgeExecutor, streamline
 from api.graphql.inputs import CreateClientInput, CreateInvoiceInput, InvoiceFilterInput, lookup_id
 from api.graphql.limits import MAX_TOKENS, QueryLimitsRule
 from api.graphql.scalars import SCALAR_MAP
@@ -220,8 +221,10 @@ def _documents() -> CachedDocuments:
 EXTENSIONS: list[Any] = [_tokens, _limits, _documents, MaskUnexpectedErrors]
 
 schema = ArbridgeSchema(
+    execution_context_class=ArbridgeExecutor,
     query=Query,
     mutation=Mutation,
     extensions=EXTENSIONS,
     config=StrawberryConfig(scalar_map=SCALAR_MAP),
 )
+streamline(schema)
