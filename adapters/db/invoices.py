@@ -19,7 +19,9 @@ from domain.errors import DuplicateInvoiceNumber
 from domain.invoices import Invoice, InvoiceFilter, InvoiceLine, InvoiceStatus, tidy_quantity
 from domain.pagination import Page, PageRequest, page_of
 
-_INVOICE_COLUMNS = [c for c in invoices.c if c.name != "balance"]
+# What an Invoice entity holds, in table order (the sync's bookkeeping columns are read by the sync's store).
+_SYNC_COLUMNS = {"balance", "source", "external_id", "content_hash", "number_issue", "agreement_external_ids"}
+_INVOICE_COLUMNS = [c for c in invoices.c if c.name not in _SYNC_COLUMNS | {"contract_billed"}]
 
 
 class SqlInvoiceRepository:

@@ -242,13 +242,22 @@ async def disconnect(
 
 
 async def fresh_access_token(
-    uow: ConnectionsUnitOfWork, clock: Clock, flow: OAuthFlow | CredentialsFlow, connection_id: uuid.UUID
+    uow: ConnectionsUnitOfWork,
+    clock: Clock,
+    flow: OAuthFlow | CredentialsFlow,
+    connection_id: uuid.UUID,
+    *,
+    stale: str | None = None,
 ) -> str:
     """An access token good for a call, refreshing at most once however many callers ask at the same time.
 
     The connection row stays locked while the vendor refreshes: a second worker waits on the lock, then
     finds the token fresh and uses it. The new token set is committed before it is returned, so a crash
     after the refresh cannot lose a rotated refresh token. The caller commits nothing else in this unit.
+
+    `stale` is a token the vendor just refused (Halo may revoke one before its expiry): if it is still the
+    stored one it is refreshed however fresh it looks; if another caller already replaced it, that
+    replacement is returned, so many callers refused at once still cause one refresh.
     """
     connection = await uow.connections.get(connection_id, for_update=True)
     if connection is None:
@@ -256,7 +265,8 @@ async def fresh_access_token(
     if connection.status is ConnectionStatus.NEEDS_REAUTH:
         raise NeedsReauth(connection.provider, connection.needs_reauth_reason)
     now = clock.now()
-    if connection.access_token_fresh(now):
+    refused = stale is not None and connection.tokens is not None and connection.tokens.access_token == stale
+    if connection.access_token_fresh(now) and not refused:
         assert connection.tokens is not None
         await uow.rollback()
         return connection.tokens.access_token

@@ -16,7 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.config import Settings
 from adapters.crypto import KeyRing
 from adapters.db.uow import SqlUnitOfWork
+from adapters.halopsa.api import HaloApi, token_source
 from adapters.halopsa.auth import HaloCredentialsFlow
+from domain.halopsa import HaloResource
 from domain.usecases.connections import fresh_access_token
 from sandbox.halopsa import HaloState, create_app
 from sandbox.router import SandboxRouter
@@ -150,3 +152,26 @@ async def test_oauth_vendors_not_configured_and_halo_not_oauth(tenant_a: Api) ->
     assert r.status_code == 400 and r.json()["code"] == "use_client_credentials"
     r = await tenant_a.post("/v1/connections/nosuch/authorize")
     assert r.status_code == 404
+
+
+async def test_a_token_halo_revoked_early_is_replaced_once(
+    tenant_a: Api, halo: tuple[HaloState, str], engine: AsyncEngine, settings: Settings, vendors: SandboxRouter
+) -> None:
+    """Halo may drop a token before its expiry: the reader reports it as `stale` and the stored token is
+    refreshed although it still looks fresh; a caller holding an older token gets the stored one."""
+    state, url = halo
+    r = await tenant_a.post("/v1/connections/halopsa", json=_body(url, state.add_application(scopes="all")))
+    assert r.status_code == 201, r.text
+    connection_id, ring, clock = uuid.UUID(r.json()["id"]), KeyRing(settings.encryption_keys), _Later(hours=0)
+    async with httpx.AsyncClient(transport=vendors) as http:
+        flow = HaloCredentialsFlow(http, clock)
+        source = token_source(lambda: SqlUnitOfWork(engine, tenant_a.tenant_id, ring), clock, flow, connection_id)
+        reader = HaloApi(http, url, source)
+        assert (await reader.page(HaloResource.CLIENTS, 1, 10)).record_count == 0
+        stored = await source(None)
+        state.revoke_tokens()
+        assert (await reader.page(HaloResource.CLIENTS, 1, 10)).record_count == 0
+        renewed = await source("an-older-token")  # not the stored one: no refresh
+    assert renewed != stored
+    assert len(state.controls.requests("POST", "/auth/token")) == 2  # connecting, then one refresh
+    assert [e.status for e in state.controls.requests("GET", "/api/")] == [200, 401, 200]

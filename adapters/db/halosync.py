@@ -1,0 +1,223 @@
+"""The sync's storage (domain.halosync.ports): runs, issues and webhook receipts here; records in
+halosync_records.py. Each `transaction()` is one tenant's transaction on the application role."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.crypto import KeyRing
+from adapters.db.halosync_records import RecordWrites, driver
+from adapters.db.uow import SqlUnitOfWork
+from domain.halopsa import HaloResource
+from domain.halosync.runs import (
+    Checkpoint,
+    Counts,
+    FoundIssue,
+    IssueKind,
+    SyncIssue,
+    SyncMode,
+    SyncRun,
+    SyncStatus,
+    SyncTrigger,
+)
+from domain.ids import new_id
+from domain.pagination import Page, PageRequest, page_of
+
+_RUN_COLUMNS = (
+    "id, trigger, mode, status, requested_at, created, updated, unchanged, failed, issues, checkpoint::text, "
+    "started_at, finished_at, error, target::text"
+)
+_ISSUE_COLUMNS = "id, kind, resource, external_id, message, run_id, first_seen_at, last_seen_at, resolved_at"
+
+
+def _run(r: Any) -> SyncRun:
+    return SyncRun(
+        id=r[0],
+        trigger=SyncTrigger(r[1]),
+        mode=SyncMode(r[2]),
+        status=SyncStatus(r[3]),
+        requested_at=r[4],
+        counts=Counts(r[5], r[6], r[7], r[8]),
+        issues=r[9],
+        checkpoint=Checkpoint.from_json(json.loads(r[10])),
+        started_at=r[11],
+        finished_at=r[12],
+        error=r[13],
+        target=json.loads(r[14]),
+    )
+
+
+def _issue(r: Any) -> SyncIssue:
+    return SyncIssue(r[0], IssueKind(r[1]), HaloResource(r[2]), r[3], r[4], r[5], r[6], r[7], r[8])
+
+
+class SqlSyncTransaction(SqlUnitOfWork, RecordWrites):
+    """A unit of work with the sync's reads and writes."""
+
+    async def __aenter__(self) -> SqlSyncTransaction:
+        await super().__aenter__()
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await super().__aexit__(et, e, tb)
+
+    # -- runs -------------------------------------------------------------------------------------------
+
+    async def add_run(self, run: SyncRun) -> None:
+        await self._execute(
+            "INSERT INTO sync_runs (tenant_id, id, trigger, mode, status, requested_at, target) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7::text::jsonb)",
+            run.id,
+            run.trigger.value,
+            run.mode.value,
+            run.status.value,
+            run.requested_at,
+            json.dumps(run.target),
+        )
+
+    async def load_run(self, run_id: uuid.UUID, *, for_update: bool = False) -> SyncRun | None:
+        lock = " FOR UPDATE" if for_update else ""
+        rows = await self._fetch(
+            f"SELECT {_RUN_COLUMNS} FROM sync_runs WHERE tenant_id = $1 AND id = $2{lock}",  # noqa: S608
+            run_id,
+        )
+        return _run(rows[0]) if rows else None
+
+    async def save_run(self, run: SyncRun) -> None:
+        c = run.counts
+        await self._execute(
+            "UPDATE sync_runs SET status = $3, created = $4, updated = $5, unchanged = $6, failed = $7, "
+            "issues = $8, checkpoint = $9::text::jsonb, started_at = $10, finished_at = $11, error = $12, "
+            "target = $13::text::jsonb WHERE tenant_id = $1 AND id = $2",
+            run.id,
+            run.status.value,
+            c.created,
+            c.updated,
+            c.unchanged,
+            c.failed,
+            run.issues,
+            json.dumps(run.checkpoint.to_json()),
+            run.started_at,
+            run.finished_at,
+            run.error,
+            json.dumps(run.target),
+        )
+
+    async def last_high_water(self) -> dict[str, str]:
+        rows = await self._fetch(
+            "SELECT checkpoint::text FROM sync_runs WHERE tenant_id = $1 AND status = 'succeeded' "
+            "AND mode IN ('full', 'incremental') ORDER BY requested_at DESC LIMIT 1"
+        )
+        return Checkpoint.from_json(json.loads(rows[0][0])).high_water if rows else {}
+
+    async def active_run(self) -> SyncRun | None:
+        rows = await self._fetch(
+            f"SELECT {_RUN_COLUMNS} FROM sync_runs WHERE tenant_id = $1 "  # noqa: S608
+            "AND status IN ('queued', 'running') AND mode <> 'record' ORDER BY requested_at LIMIT 1"
+        )
+        return _run(rows[0]) if rows else None
+
+    async def list_runs(self, page: PageRequest) -> Page[SyncRun]:
+        after = "AND id < $3" if page.after else ""
+        args: list[Any] = [page.limit + 1] + ([page.after] if page.after else [])
+        rows = await self._fetch(
+            f"SELECT {_RUN_COLUMNS} FROM sync_runs WHERE tenant_id = $1 {after} "  # noqa: S608
+            "ORDER BY id DESC LIMIT $2",
+            *args,
+        )
+        return page_of([_run(r) for r in rows], page.limit)
+
+    # -- issues -----------------------------------------------------------------------------------------
+
+    async def record_issues(self, issues: Sequence[FoundIssue], run_id: uuid.UUID, now: datetime) -> None:
+        """New problems open an issue; a problem seen again bumps the open one (one statement per page)."""
+        if not issues:
+            return
+        await self._execute(
+            """
+            INSERT INTO sync_issues (tenant_id, id, kind, resource, external_id, message, run_id, first_seen_at,
+                                     last_seen_at)
+            SELECT DISTINCT ON (u.kind, u.resource, coalesce(u.ext, ''))
+                   $1, u.id, u.kind, u.resource, u.ext, u.message, $7, $8, $8
+            FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[])
+                AS u(id, kind, resource, ext, message)
+            ON CONFLICT (tenant_id, kind, resource, coalesce(external_id, '')) WHERE resolved_at IS NULL
+            DO UPDATE SET message = EXCLUDED.message, run_id = EXCLUDED.run_id,
+                last_seen_at = EXCLUDED.last_seen_at, occurrences = sync_issues.occurrences + 1
+            """,
+            [new_id() for _ in issues],
+            [i.kind.value for i in issues],
+            [i.resource.value for i in issues],
+            [i.external_id for i in issues],
+            [i.message for i in issues],
+            run_id,
+            now,
+        )
+
+    async def resolve_issues(self, resource: HaloResource, external_ids: Sequence[str], now: datetime) -> None:
+        if not external_ids:
+            return
+        await self._execute(
+            "UPDATE sync_issues SET resolved_at = $4 WHERE tenant_id = $1 AND resource = $2 "
+            "AND external_id = ANY($3::text[]) AND resolved_at IS NULL",
+            resource.value,
+            list(external_ids),
+            now,
+        )
+
+    async def settle_duplicates(self, now: datetime) -> None:  # type: ignore[override]
+        cleared = await RecordWrites.settle_duplicates(self, now)
+        await self._execute(
+            "UPDATE sync_issues SET resolved_at = $3 WHERE tenant_id = $1 AND kind = 'duplicate_number' "
+            "AND external_id = ANY($2::text[]) AND resolved_at IS NULL",
+            cleared,
+            now,
+        )
+
+    async def list_issues(self, page: PageRequest, *, open_only: bool = True) -> Page[SyncIssue]:
+        where = "AND resolved_at IS NULL" if open_only else ""
+        after = "AND id < $3" if page.after else ""
+        args: list[Any] = [page.limit + 1] + ([page.after] if page.after else [])
+        rows = await self._fetch(
+            f"SELECT {_ISSUE_COLUMNS} FROM sync_issues WHERE tenant_id = $1 {where} {after} "  # noqa: S608
+            "ORDER BY id DESC LIMIT $2",
+            *args,
+        )
+        return page_of([_issue(r) for r in rows], page.limit)
+
+    # -- webhooks ---------------------------------------------------------------------------------------
+
+    async def receive_webhook(self, event_id: str, event_type: str, payload: dict[str, Any], now: datetime) -> bool:
+        """Store a delivery; False when this event id was received before (a redelivery)."""
+        rows = await self._fetch(
+            "INSERT INTO webhook_receipts (tenant_id, id, provider, event_id, event_type, payload, received_at) "
+            "VALUES ($1, $2, 'halopsa', $3, $4, $5::text::jsonb, $6) ON CONFLICT DO NOTHING RETURNING id",
+            new_id(),
+            event_id,
+            event_type,
+            json.dumps(payload),
+            now,
+        )
+        return bool(rows)
+
+
+class SqlSyncStore:
+    def __init__(self, engine: AsyncEngine, tenant_id: uuid.UUID, ring: KeyRing | None = None) -> None:
+        self.engine = engine
+        self.tenant_id = tenant_id
+        self.ring = ring  # the HaloPSA connection's settings are read through the connections repository
+
+    def transaction(self) -> SqlSyncTransaction:
+        return SqlSyncTransaction(self.engine, self.tenant_id, self.ring)
+
+
+__all__ = ["SqlSyncStore", "SqlSyncTransaction", "driver"]

@@ -1,0 +1,306 @@
+"""The sync engine: pages through each resource, one committed transaction per page, resumable.
+
+Orders. A full sync reads by id ascending: stable while new records are appended. An incremental sync reads
+by last-modified descending (Halo has no modified-since filter on `/Invoice`, providers.md §1) and stops at the
+first page that reaches back past the previous run's newest change minus an overlap window. Payments are
+read by id descending down to the highest one already known; amounts paid are taken from the invoices
+themselves, so a payment edited or deleted in Halo still corrects the balance in the incremental run.
+
+Resuming. Each page is written with the run's checkpoint (phase, page) in the same transaction, so a run
+that dies resumes after its last committed page; re-reading a page is harmless (unchanged rows are
+recognised by their content hash and not rewritten).
+
+Halo's paging is offset-based, so records inserted or deleted mid-run shift pages. When `record_count` moves,
+the engine steps back by the number of pages the shift could have skipped, and records the event as an issue.
+A page identical to the one before means Halo is ignoring `page_no`: the run stops rather than loop.
+"""
+
+from __future__ import annotations
+
+import uuid
+from array import array
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from domain.halopsa import HaloPage, HaloReader, HaloReadFailed, HaloResource
+from domain.halosync import pages
+from domain.halosync.ports import SyncStore
+from domain.halosync.records import BadRecord, instant_of
+from domain.halosync.runs import PHASES, FoundIssue, IssueKind, SyncMode, SyncRun, SyncStatus
+from domain.halosync.settings import SyncSettings
+from domain.ports import Clock
+
+PAGE_SIZE = 100  # Halo's largest page, as far as public clients know
+MAX_STEP_BACKS = 10  # per phase: a record_count that never settles must not keep the run going forever
+
+Progress = Callable[[SyncRun, HaloResource, int, int | None], None]  # run, phase, page, record_count
+
+
+class RunNotFound(Exception):
+    pass
+
+
+@dataclass
+class _Phase:
+    resource: HaloResource
+    params: dict[str, str]
+    stop_before: str | None = None  # incremental: stop once a page reaches back past this watermark
+    record_key: str = "last_modified"  # what the watermark compares, in each record
+    step_backs: int = 0
+    previous_ids: list[Any] = field(default_factory=list)
+
+
+_MODIFIED = {
+    HaloResource.CLIENTS: "alastupdate",  # Halo's Area has no last_modified
+    HaloResource.AGREEMENTS: "last_modified",
+    HaloResource.INVOICES: "last_modified",
+}
+
+
+def _phase(resource: HaloResource, mode: SyncMode, watermarks: dict[str, str], overlap: timedelta) -> _Phase | None:
+    params = {"includeinactive": "true"} if resource in (HaloResource.CLIENTS, HaloResource.AGREEMENTS) else {}
+    if resource is HaloResource.INVOICES:
+        params["includelines"] = "true"
+    if mode is SyncMode.UNPAID:
+        if resource is not HaloResource.INVOICES:
+            return None if resource is HaloResource.PAYMENTS else _Phase(resource, {**params, "order": "id"})
+        return _Phase(resource, {**params, "paymentstatuses": "0,1", "order": "id"})
+    mark = watermarks.get(resource.value) if mode is SyncMode.INCREMENTAL else None
+    if mark is None:
+        return _Phase(resource, {**params, "order": "id"})
+    if resource is HaloResource.PAYMENTS:
+        return _Phase(resource, {**params, "order": "id", "orderdesc": "true"}, stop_before=mark, record_key="id")
+    key = _MODIFIED[resource]
+    since = (instant_of(mark, "watermark") - overlap).isoformat()
+    return _Phase(resource, {**params, "order": key, "orderdesc": "true"}, stop_before=since, record_key=key)
+
+
+def _reached_watermark(phase: _Phase, records: list[dict[str, Any]]) -> bool:
+    if phase.stop_before is None or not records:
+        return False
+    last = records[-1].get(phase.record_key)
+    if phase.record_key == "id":
+        return isinstance(last, int) and last <= int(phase.stop_before)
+    try:
+        return last is None or instant_of(last, phase.record_key) < instant_of(phase.stop_before, "watermark")
+    except BadRecord:
+        return False
+
+
+def _newest(resource: HaloResource, records: list[dict[str, Any]], current: str | None) -> str | None:
+    key = "id" if resource is HaloResource.PAYMENTS else _MODIFIED.get(resource, "last_modified")
+    best = current
+    for r in records:
+        value = r.get(key)
+        if value is None:
+            continue
+        if key == "id":
+            if isinstance(value, int) and (best is None or value > int(best)):
+                best = str(value)
+            continue
+        try:
+            stamp = instant_of(value, key).isoformat()
+        except BadRecord:
+            continue
+        if best is None or stamp > best:
+            best = stamp
+    return best
+
+
+class SyncEngine:
+    def __init__(
+        self,
+        store: SyncStore,
+        reader: HaloReader,
+        clock: Clock,
+        settings: SyncSettings,
+        tenant_id: uuid.UUID,
+        *,
+        page_size: int = PAGE_SIZE,
+        progress: Progress | None = None,
+    ) -> None:
+        self.store, self.reader, self.clock, self.settings = store, reader, clock, settings
+        self.tenant_id, self.page_size, self.progress = tenant_id, page_size, progress
+        self.seen_invoices = array("q")  # Halo ids of invoices read in a full sync: 8 bytes each
+
+    async def run(self, run_id: uuid.UUID) -> SyncRun:
+        async with self.store.transaction() as tx:
+            run = await tx.load_run(run_id, for_update=True)
+            if run is None:
+                raise RunNotFound(str(run_id))
+            if run.status in (SyncStatus.SUCCEEDED, SyncStatus.FAILED):
+                return run  # a redelivered job: the run is over
+            resumed = run.status is SyncStatus.RUNNING
+            if not resumed:
+                run.status, run.started_at = SyncStatus.RUNNING, self.clock.now()
+                run.target.setdefault("watermarks", await tx.last_high_water())
+            await tx.save_run(run)
+            await tx.commit()
+        try:
+            if run.mode is SyncMode.RECORD:
+                await self._record(run)
+            else:
+                await self._phases(run, resumed)
+        except HaloReadFailed as exc:
+            return await self._finish(run, SyncStatus.FAILED, exc.reason)
+        except _Stop as exc:
+            return await self._finish(run, SyncStatus.FAILED, str(exc))
+        return await self._finish(run, SyncStatus.SUCCEEDED, None)
+
+    async def _phases(self, run: SyncRun, resumed: bool) -> None:
+        overlap = timedelta(minutes=self.settings.overlap_minutes)
+        watermarks = run.target.get("watermarks", {})
+        # A resumed full sync has not seen the pages before its checkpoint, so it cannot tell deleted invoices.
+        find_deletions = run.mode is SyncMode.FULL and not (resumed and run.checkpoint.phase >= 2)
+        while run.checkpoint.phase < len(PHASES):
+            resource = PHASES[run.checkpoint.phase]
+            phase = _phase(resource, run.mode, watermarks, overlap)
+            if phase is not None:
+                await self._pages(run, phase)
+                if resource is HaloResource.INVOICES and find_deletions and run.checkpoint.page_no:
+                    await self._deletions(run)
+            run.checkpoint.phase += 1
+            run.checkpoint.page_no, run.checkpoint.record_count = 0, None
+            async with self.store.transaction() as tx:
+                await tx.save_run(run)
+                await tx.commit()
+
+    async def _pages(self, run: SyncRun, phase: _Phase) -> None:
+        cp = run.checkpoint
+        page_no = cp.page_no + 1
+        while True:
+            page = await self.reader.page(phase.resource, page_no, self.page_size, phase.params)
+            self._check_repeat(phase, page)
+            step_back = self._step_back(phase, page, cp.record_count)
+            await self._take(run, phase.resource, page)
+            if self.progress:
+                self.progress(run, phase.resource, page_no, page.record_count)
+            if step_back:
+                page_no = max(1, page_no - step_back)
+                continue
+            full_page = len(page.records) >= page.page_size
+            if (
+                not full_page
+                or _reached_watermark(phase, page.records)
+                or page_no * page.page_size >= page.record_count
+            ):
+                return
+            page_no += 1
+
+    def _check_repeat(self, phase: _Phase, page: HaloPage) -> None:
+        ids = [r.get("id") for r in page.records if isinstance(r, dict)]
+        if ids and ids == phase.previous_ids:
+            raise _Stop(
+                f"HaloPSA answered page {page.page_no} of {phase.resource.value} with the same records as the "
+                "page before; stopped so that nothing is skipped or read forever (pages before it are kept)"
+            )
+        phase.previous_ids = ids
+
+    def _step_back(self, phase: _Phase, page: HaloPage, before: int | None) -> int:
+        if before is None or page.record_count == before or phase.step_backs >= MAX_STEP_BACKS:
+            return 0
+        phase.step_backs += 1
+        phase.previous_ids = []  # the re-read page may legitimately repeat
+        shift = abs(page.record_count - before)
+        return -(-shift // page.page_size)  # ceil: the pages the shift could have moved records across
+
+    async def _take(self, run: SyncRun, resource: HaloResource, page: HaloPage) -> None:
+        now = self.clock.now()
+        issues: list[FoundIssue] = []
+        records = [r for r in page.records if isinstance(r, dict)]
+        before = run.checkpoint.record_count
+        if before is not None and page.record_count != before:
+            issues.append(
+                FoundIssue(
+                    IssueKind.INCONSISTENT_PAGING,
+                    resource,
+                    None,
+                    f"Halo's record_count for {resource.value} changed from {before} to {page.record_count} during "
+                    f"the sync (records added or deleted meanwhile); pages around {page.page_no} were read again",
+                )
+            )
+        async with self.store.transaction() as tx:
+            if resource is HaloResource.CLIENTS:
+                counts, found = await pages.take_clients(tx, records, now)
+            elif resource is HaloResource.AGREEMENTS:
+                counts, found = await pages.take_agreements(tx, records, self.settings, now)
+            elif resource is HaloResource.INVOICES:
+                counts, found, seen = await pages.take_invoices(tx, records, self.settings, self.tenant_id, now)
+                self.seen_invoices.extend(seen)
+            else:
+                counts, found = await pages.take_payments(tx, records, self.settings, now)
+            found = issues + found
+            await tx.record_issues(found, run.id, now)
+            run.counts.add(counts)
+            run.issues += len(found)
+            mark = _newest(resource, records, run.checkpoint.high_water.get(resource.value))
+            if mark is not None:
+                run.checkpoint.high_water[resource.value] = mark
+            run.checkpoint.page_no = page.page_no
+            run.checkpoint.record_count = page.record_count
+            await tx.save_run(run)
+            await tx.commit()
+
+    async def _record(self, run: SyncRun) -> None:
+        """One record Halo told us about (a webhook): read it by id; gone means deleted."""
+        resource, record_id = HaloResource(run.target["resource"]), int(run.target["id"])
+        params = {"includedetails": "true", "includelines": "true"} if resource is HaloResource.INVOICES else {}
+        raw = await self.reader.record(resource, record_id, params)
+        if raw is None:
+            if resource is HaloResource.INVOICES:
+                self.seen_invoices = array("q")
+                now = self.clock.now()
+                async with self.store.transaction() as tx:
+                    removed = await tx.remove_invoice(str(record_id), now)
+                    if removed is not None:
+                        await tx.add_events([pages.deleted_event(removed, str(record_id), self.tenant_id, now)])
+                        run.counts.updated += 1
+                    await tx.save_run(run)
+                    await tx.commit()
+            return
+        if resource is HaloResource.INVOICES:
+            await self._known_client(run, raw.get("client_id"))
+        await self._take(run, resource, HaloPage([raw], 1, 1, 1))
+
+    async def _known_client(self, run: SyncRun, client_id: Any) -> None:
+        """An invoice for a client created since the last sync: take the client first."""
+        if not isinstance(client_id, int):
+            return
+        async with self.store.transaction() as tx:
+            known = await tx.refs(HaloResource.CLIENTS, [str(client_id)])
+        if not known:
+            raw = await self.reader.record(HaloResource.CLIENTS, client_id)
+            if raw is not None:
+                await self._take(run, HaloResource.CLIENTS, HaloPage([raw], 1, 1, 1))
+
+    async def _deletions(self, run: SyncRun) -> None:
+        """Live Halo invoices the full sync did not see were deleted in Halo."""
+        now = self.clock.now()
+        async with self.store.transaction() as tx:
+            gone = await tx.invoices_not_in(sorted(set(self.seen_invoices)))
+            events = []
+            for external_id in gone:
+                removed = await tx.remove_invoice(external_id, now)
+                if removed is not None:
+                    events.append(pages.deleted_event(removed, external_id, self.tenant_id, now))
+                    run.counts.updated += 1
+            await tx.add_events(events)
+            await tx.save_run(run)
+            await tx.commit()
+
+    async def _finish(self, run: SyncRun, status: SyncStatus, error: str | None) -> SyncRun:
+        now = self.clock.now()
+        async with self.store.transaction() as tx:
+            if status is SyncStatus.SUCCEEDED:
+                await tx.settle_duplicates(now)
+                await tx.refresh_contract_billing(sorted(self.settings.contract_billed_subtypes))
+            run.status, run.finished_at, run.error = status, now, error
+            await tx.save_run(run)
+            await tx.commit()
+        return run
+
+
+class _Stop(Exception):
+    """The run cannot go on safely; the message is the reason the MSP reads."""

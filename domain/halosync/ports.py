@@ -1,0 +1,113 @@
+"""What the sync engine needs from storage: one transaction per page, batch reads and batch writes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from domain.events import DomainEvent
+from domain.halopsa import HaloResource
+from domain.halosync.records import HaloAgreement, HaloClient, HaloInvoice, HaloPayment
+from domain.halosync.runs import FoundIssue, SyncRun
+
+
+@dataclass(frozen=True)
+class StoredInvoice:
+    """What the engine compares a fresh Halo invoice with."""
+
+    id: uuid.UUID
+    content_hash: str
+    number: str
+    status: str
+    total: int
+    amount_paid: int
+    due_date: date
+
+
+@dataclass(frozen=True)
+class StoredRef:
+    id: uuid.UUID
+    content_hash: str
+    subtype: str | None = None  # agreements only
+
+
+@dataclass(frozen=True)
+class InvoiceWrite:
+    id: uuid.UUID
+    client_id: uuid.UUID
+    record: HaloInvoice
+    number: str
+    number_issue: str | None  # "missing" | "duplicate": excluded from payment matching
+    status: str
+    voided_at: datetime | None
+    content_hash: str
+    is_new: bool
+
+
+class SyncTransaction(Protocol):
+    """One page's work for one tenant. Nothing is kept unless `commit` is called."""
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+    async def load_run(self, run_id: uuid.UUID, *, for_update: bool = False) -> SyncRun | None: ...
+
+    async def save_run(self, run: SyncRun) -> None: ...
+
+    async def last_high_water(self) -> dict[str, str]:
+        """The watermarks of the newest successful full or incremental run ({} when there is none)."""
+
+    async def refs(self, resource: HaloResource, external_ids: Sequence[str]) -> dict[str, StoredRef]: ...
+
+    async def stored_invoices(self, external_ids: Sequence[str]) -> dict[str, StoredInvoice]: ...
+
+    async def taken_numbers(self, numbers: Sequence[str], except_external_ids: Sequence[str]) -> set[str]:
+        """Which of `numbers` another invoice (any other Halo invoice, or one made in arbridge) already has."""
+
+    async def flag_duplicates(self, numbers: Sequence[str]) -> list[str]:
+        """Mark the Halo invoices holding these numbers as duplicates; their external ids."""
+
+    async def write_clients(self, rows: Sequence[tuple[uuid.UUID, HaloClient, str]], now: datetime) -> None: ...
+
+    async def write_agreements(
+        self, rows: Sequence[tuple[uuid.UUID, uuid.UUID, HaloAgreement, str]], now: datetime
+    ) -> None: ...
+
+    async def write_invoices(self, rows: Sequence[InvoiceWrite], now: datetime) -> None: ...
+
+    async def write_payments(
+        self, rows: Sequence[tuple[uuid.UUID, uuid.UUID, HaloPayment, str]], now: datetime
+    ) -> None:
+        """(payment id, invoice id, payment, hash): insert or replace."""
+
+    async def remove_invoice(self, external_id: str, now: datetime) -> StoredInvoice | None:
+        """An invoice deleted in Halo: voided here (history is kept), lines and all. None when unknown."""
+
+    async def invoices_not_in(self, seen: Sequence[int]) -> list[str]:
+        """External ids of live Halo invoices whose id is not in `seen` (sorted)."""
+
+    async def record_issues(self, issues: Sequence[FoundIssue], run_id: uuid.UUID, now: datetime) -> None: ...
+
+    async def resolve_issues(self, resource: HaloResource, external_ids: Sequence[str], now: datetime) -> None:
+        """These records were taken cleanly: their open issues are over."""
+
+    async def settle_duplicates(self, now: datetime) -> None:
+        """Clear the duplicate flag (and its issue) on invoices whose number is now unique."""
+
+    async def refresh_contract_billing(self, subtypes: Sequence[str]) -> None:
+        """Re-derive each Halo invoice's contract-billed flag from its agreements' subtypes."""
+
+    async def add_events(self, events: Sequence[DomainEvent]) -> None: ...
+
+
+class SyncStore(Protocol):
+    def transaction(self) -> SyncTransaction: ...

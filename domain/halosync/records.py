@@ -1,0 +1,157 @@
+"""Halo records in our shape, and the rules for taking them in: amounts to minor units, what a bad record is.
+
+Halo sends amounts as JSON numbers in major units (`"total": 123.45`). They are read through their decimal
+text (`Decimal(str(x))`), never as binary floats, and rounded half-up once to the currency's minor unit.
+A record we cannot take raises `BadRecord` with a reason the MSP can act on; the sync records it as an
+issue and carries on with the rest of the page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import astuple, dataclass
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from domain.money import MAX_MINOR, MINOR_UNITS
+
+MAX_QUANTITY = Decimal(1_000_000)
+
+
+class BadRecord(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def decimal_of(value: Any, field: str) -> Decimal:
+    """A JSON number (or numeric text) as an exact decimal; anything else is a bad record."""
+    if isinstance(value, bool) or value is None:
+        raise BadRecord(f"{field} is {'missing' if value is None else 'not a number'}")
+    try:
+        parsed = Decimal(str(value)) if isinstance(value, int | float | str) else None
+    except InvalidOperation:
+        parsed = None
+    if parsed is None or not parsed.is_finite():
+        raise BadRecord(f"{field} is not a number: {str(value)[:40]!r}")
+    return parsed
+
+
+def minor_of(value: Any, field: str, currency: str, *, allow_negative: bool = False) -> int:
+    amount = decimal_of(value, field).scaleb(MINOR_UNITS[currency])
+    minor = int(amount.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    if minor < 0 and not allow_negative:
+        raise BadRecord(f"{field} is negative ({value})")
+    if abs(minor) > MAX_MINOR:
+        raise BadRecord(f"{field} is too large ({value})")
+    return minor
+
+
+def optional_minor(value: Any, field: str, currency: str) -> int:
+    return 0 if value is None else minor_of(value, field, currency)
+
+
+def instant_of(value: Any, field: str) -> datetime:
+    """Halo's date-times: ISO 8601, with or without an offset (an instance may send local naive times;
+    they are read as UTC, the best a remote reader can do)."""
+    if not isinstance(value, str) or not value:
+        raise BadRecord(f"{field} is missing or not a date")
+    text = value.strip().replace("Z", "+00:00")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise BadRecord(f"{field} is not a date: {value[:40]!r}") from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def optional_instant(value: Any, field: str) -> datetime | None:
+    return None if value in (None, "") else instant_of(value, field)
+
+
+def date_of(value: Any, field: str) -> date:
+    return instant_of(value, field).date()
+
+
+def int_id(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise BadRecord(f"{field} is not a Halo id: {str(value)[:40]!r}")
+    return value
+
+
+def text_of(value: Any, limit: int = 500) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text[:limit] or None
+
+
+def content_hash(record: object) -> str:
+    """A stable digest of a mapped record: unchanged records are recognised without rewriting them."""
+    return hashlib.blake2b(repr(astuple(record)).encode(), digest_size=16).hexdigest()  # type: ignore[call-overload]
+
+
+@dataclass(frozen=True)
+class HaloClient:
+    external_id: str
+    name: str
+    billing_email: str | None
+    inactive: bool
+    currency: str | None  # the client's own currency in Halo, when it has one
+    modified_at: datetime | None
+
+
+@dataclass(frozen=True)
+class HaloAgreement:
+    external_id: str
+    client_external_id: str
+    reference: str | None
+    type_name: str | None
+    subtype: str  # what the MSP picks contract-billed subtypes by
+    start_date: date | None
+    end_date: date | None
+    active: bool
+    billing_period: int | None
+    period_charge: int  # minor units
+    modified_at: datetime | None
+
+
+@dataclass(frozen=True)
+class HaloLine:
+    position: int
+    description: str
+    quantity: Decimal
+    unit_amount: int
+    amount: int
+    tax_amount: int
+    agreement_external_id: str | None
+
+
+@dataclass(frozen=True)
+class HaloInvoice:
+    external_id: str
+    number: str | None  # None: the chosen number field is empty in Halo (a sync issue)
+    client_external_id: str
+    agreement_external_ids: tuple[str, ...]  # the header's contract and any line's, in order
+    currency: str
+    issue_date: date
+    due_date: date
+    subtotal: int
+    tax_total: int
+    amount_paid: int
+    voided: bool
+    modified_at: datetime
+    lines: tuple[HaloLine, ...]
+
+    @property
+    def total(self) -> int:
+        return self.subtotal + self.tax_total
+
+
+@dataclass(frozen=True)
+class HaloPayment:
+    external_id: str
+    invoice_external_id: str
+    amount: int
+    paid_on: date | None
+    method: str | None

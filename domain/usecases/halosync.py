@@ -1,0 +1,203 @@
+"""HaloPSA sync as the APIs, the CLI, the scheduler and webhooks ask for it.
+
+A sync is requested by writing a queued run and a `sync.requested` event in one transaction; the outbox
+carries the event to a worker, which runs the engine (domain/halosync/engine.py). Asking while a run is
+queued or running answers that run: two "sync now" clicks never make two syncs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from domain.auth import Principal, Scope
+from domain.connections import Connection, Provider
+from domain.errors import FieldError, NotFound, ValidationFailed
+from domain.events import DomainEvent
+from domain.halopsa import HaloResource
+from domain.halosync.runs import SyncIssue, SyncMode, SyncRun, SyncStatus, SyncTrigger
+from domain.halosync.settings import SyncSettings
+from domain.ids import new_id
+from domain.pagination import Page, PageRequest
+from domain.ports import Clock, ConnectionsUnitOfWork
+
+SYNC_REQUESTED = "sync.requested"
+
+# Halo's webhook events (sandbox/halopsa/webhooks.py) and the record each one names.
+WEBHOOK_RESOURCES = {
+    "invoice": HaloResource.INVOICES,
+    "client": HaloResource.CLIENTS,
+    "contract": HaloResource.AGREEMENTS,
+    # A payment event names only the payment; Halo also sends `invoice_updated` for its invoice, which is
+    # what re-reads the amounts. Payment events themselves are kept as receipts and otherwise ignored.
+}
+
+
+class SyncRuns(Protocol):
+    async def add_run(self, run: SyncRun) -> None: ...
+
+    async def load_run(self, run_id: uuid.UUID, *, for_update: bool = False) -> SyncRun | None: ...
+
+    async def active_run(self) -> SyncRun | None: ...
+
+    async def list_runs(self, page: PageRequest) -> Page[SyncRun]: ...
+
+    async def list_issues(self, page: PageRequest, *, open_only: bool = True) -> Page[SyncIssue]: ...
+
+    async def receive_webhook(self, event_id: str, event_type: str, payload: dict[str, Any], now: datetime) -> bool: ...
+
+    async def add_events(self, events: Sequence[DomainEvent]) -> None: ...
+
+    async def refresh_contract_billing(self, subtypes: Sequence[str]) -> None: ...
+
+    async def commit(self) -> None: ...
+
+
+class NotConnected(NotFound):
+    code = "halopsa_not_connected"
+
+    def __init__(self) -> None:
+        super().__init__("connection", "halopsa")
+        self.message = "HaloPSA is not connected: connect it first (POST /v1/connections/halopsa)."
+
+
+def _requested(uow_tenant: uuid.UUID, run: SyncRun) -> DomainEvent:
+    data = {"run_id": str(run.id), "mode": run.mode.value, "trigger": run.trigger.value}
+    return DomainEvent(SYNC_REQUESTED, uow_tenant, run.id, run.requested_at, data)
+
+
+async def queue_run(
+    runs: SyncRuns, tenant_id: uuid.UUID, clock: Clock, mode: SyncMode, trigger: SyncTrigger, **target: Any
+) -> SyncRun:
+    """Queue a run (or answer the one already queued or running). Caller commits."""
+    if mode is not SyncMode.RECORD:
+        active = await runs.active_run()
+        if active is not None:
+            return active
+    run = SyncRun(new_id(), trigger, mode, SyncStatus.QUEUED, clock.now(), target=dict(target))
+    await runs.add_run(run)
+    await runs.add_events([_requested(tenant_id, run)])
+    return run
+
+
+async def request_sync(
+    runs: SyncRuns, uow: ConnectionsUnitOfWork, principal: Principal, clock: Clock, mode: SyncMode
+) -> SyncRun:
+    """ "Sync now" (incremental, or full when nothing has synced yet) and "fetch unpaid invoices"."""
+    principal.require(Scope.CONNECTIONS_WRITE)
+    if mode not in (SyncMode.FULL, SyncMode.INCREMENTAL, SyncMode.UNPAID):
+        raise ValidationFailed([FieldError("mode", "must be full, incremental or unpaid")])
+    await halo_connection(uow)
+    return await queue_run(runs, uow.tenant_id, clock, mode, SyncTrigger.MANUAL)
+
+
+async def halo_connection(uow: ConnectionsUnitOfWork) -> Connection:
+    connection = await uow.connections.by_provider(Provider.HALOPSA)
+    if connection is None:
+        raise NotConnected
+    return connection
+
+
+async def get_run(runs: SyncRuns, principal: Principal, run_id: uuid.UUID) -> SyncRun:
+    principal.require(Scope.INVOICES_READ)
+    run = await runs.load_run(run_id)
+    if run is None:
+        raise NotFound("sync run", run_id)
+    return run
+
+
+async def list_runs(runs: SyncRuns, principal: Principal, page: PageRequest) -> Page[SyncRun]:
+    principal.require(Scope.INVOICES_READ)
+    return await runs.list_runs(page)
+
+
+async def list_issues(
+    runs: SyncRuns, principal: Principal, page: PageRequest, *, open_only: bool = True
+) -> Page[SyncIssue]:
+    principal.require(Scope.INVOICES_READ)
+    return await runs.list_issues(page, open_only=open_only)
+
+
+# -- settings -------------------------------------------------------------------------------------------
+
+
+def settings_of(connection: Connection) -> SyncSettings:
+    return SyncSettings.from_json(connection.settings.get("sync"))
+
+
+async def get_settings(uow: ConnectionsUnitOfWork, principal: Principal) -> SyncSettings:
+    principal.require(Scope.INVOICES_READ)
+    return settings_of(await halo_connection(uow))
+
+
+async def update_settings(
+    runs: SyncRuns, uow: ConnectionsUnitOfWork, principal: Principal, clock: Clock, wanted: SyncSettings
+) -> SyncSettings:
+    """Save the MSP's choices; contract-billed flags follow the chosen subtypes at once. Caller commits."""
+    principal.require(Scope.CONNECTIONS_WRITE)
+    connection = await uow.connections.by_provider(Provider.HALOPSA, for_update=True)
+    if connection is None:
+        raise NotConnected
+    settings = wanted.validated()
+    previous = settings_of(connection)
+    connection.settings = {**connection.settings, "sync": {**connection.settings.get("sync", {}), **settings.to_json()}}
+    connection.updated_at = clock.now()
+    await uow.connections.save(connection)
+    await runs.refresh_contract_billing(sorted(settings.contract_billed_subtypes))
+    if previous.invoice_number_field is not settings.invoice_number_field:
+        # Every invoice's number changes: a full sync re-reads them all.
+        await queue_run(runs, uow.tenant_id, clock, SyncMode.FULL, SyncTrigger.MANUAL)
+    return settings
+
+
+# -- webhooks -------------------------------------------------------------------------------------------
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+async def rotate_webhook_secret(uow: ConnectionsUnitOfWork, principal: Principal, clock: Clock) -> str:
+    """A new secret for Halo's webhook (Basic auth password or header value); shown once, kept hashed."""
+    principal.require(Scope.CONNECTIONS_WRITE)
+    connection = await uow.connections.by_provider(Provider.HALOPSA, for_update=True)
+    if connection is None:
+        raise NotConnected
+    secret = "whs_" + secrets.token_urlsafe(32)
+    sync = {**connection.settings.get("sync", {}), "webhook_secret_sha256": _digest(secret)}
+    connection.settings = {**connection.settings, "sync": sync}
+    connection.updated_at = clock.now()
+    await uow.connections.save(connection)
+    return secret
+
+
+class WebhookRefused(Exception):
+    pass
+
+
+async def accept_webhook(
+    runs: SyncRuns, uow: ConnectionsUnitOfWork, clock: Clock, presented: str | None, payload: dict[str, Any]
+) -> SyncRun | None:
+    """Check the shared secret, keep the delivery once, queue a re-read of the record it names.
+
+    None for a redelivery or an event about something the sync does not copy. Caller commits."""
+    connection = await uow.connections.by_provider(Provider.HALOPSA)
+    expected = connection.settings.get("sync", {}).get("webhook_secret_sha256") if connection else None
+    if not expected or not presented or not hmac.compare_digest(_digest(presented), expected):
+        raise WebhookRefused("unknown webhook secret")
+    event, event_id, entity_id = payload.get("event"), payload.get("id"), payload.get("entity_id")
+    if not isinstance(event, str) or not isinstance(event_id, str) or not isinstance(entity_id, int):
+        raise ValidationFailed([FieldError("body", "expected Halo's webhook payload: id, event, entity_id")])
+    if not await runs.receive_webhook(event_id, event, payload, clock.now()):
+        return None
+    resource = WEBHOOK_RESOURCES.get(event.split("_", 1)[0])
+    if resource is None:
+        return None
+    return await queue_run(
+        runs, uow.tenant_id, clock, SyncMode.RECORD, SyncTrigger.WEBHOOK, resource=resource.value, id=entity_id
+    )

@@ -1,0 +1,52 @@
+"""A full sync copies clients, agreements, invoices with lines and payments; an incremental one only changes."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from domain.halosync.runs import SyncMode, SyncStatus
+from tests.halosync.support import synced
+
+
+async def test_full_sync_copies_everything(engine: AsyncEngine) -> None:
+    s = await synced(engine, clients=20, invoices=250, lines_per_invoice=3)
+    run = await s.run(SyncMode.FULL)
+    assert run.status is SyncStatus.SUCCEEDED, run.error
+    assert await s.scalar("SELECT count(*) FROM invoices WHERE tenant_id = :t AND source = 'halopsa'") == 250
+    assert await s.scalar("SELECT count(*) FROM clients WHERE tenant_id = :t AND source = 'halopsa'") == 20
+    assert await s.scalar("SELECT count(*) FROM agreements WHERE tenant_id = :t") == 20
+    lines = await s.scalar(
+        "SELECT count(*) FROM invoice_lines l JOIN invoices i ON i.tenant_id = l.tenant_id AND i.id = l.invoice_id "
+        "WHERE l.tenant_id = :t AND i.source = 'halopsa'"
+    )
+    assert lines == 750
+    paid = sum(1 for i in s.halo.invoices.rows.values() if i["amountpaid"] > 0)
+    assert await s.scalar("SELECT count(*) FROM recorded_payments WHERE tenant_id = :t") == paid
+    halo_due = round(sum(i["amountdue"] for i in s.halo.invoices.rows.values()) * 100)
+    assert await s.scalar("SELECT sum(balance) FROM invoices WHERE tenant_id = :t AND source = 'halopsa'") == halo_due
+    assert run.counts.created == 20 + 20 + 250 + paid and run.counts.failed == 0
+
+    again = await s.run(SyncMode.FULL)
+    assert again.counts.created == again.counts.updated == 0
+    assert again.counts.unchanged == run.counts.created
+
+
+async def test_incremental_sync_takes_only_changes(engine: AsyncEngine) -> None:
+    s = await synced(engine, "Incremental MSP", clients=10, invoices=300)
+    assert (await s.run(SyncMode.FULL)).status is SyncStatus.SUCCEEDED
+    s.page_size = 50
+    first = next(iter(s.halo.invoices.rows))
+    s.halo.edit_invoice(first, duedate="2031-01-31")
+    client = next(iter(s.halo.clients.rows))
+    new = s.halo.create_invoice(client, lines=[{"item_shortdescription": "Backup", "qty_order": 2, "unit_price": 50}])
+    run = await s.run(SyncMode.INCREMENTAL)
+    assert run.status is SyncStatus.SUCCEEDED, run.error
+    assert run.counts.created >= 1 and run.counts.updated >= 1
+    assert run.counts.unchanged < 150  # one page per resource: it stopped at the watermark, not after all 300
+    number = await s.scalar("SELECT number FROM invoices WHERE tenant_id = :t AND external_id = :e", e=str(new["id"]))
+    assert number == new["invoicenumber"]
+    kinds = await s.scalar(
+        "SELECT array_agg(event_type ORDER BY event_type) FROM outbox WHERE tenant_id = :t "
+        "AND event_type <> 'invoice.synced'"
+    )
+    assert "invoice.due_date_changed" in kinds
