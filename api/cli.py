@@ -1,4 +1,4 @@
-"""`arbridge`: the operator's command line (tenants, API clients, signing keys, migrations).
+"""`arbridge`: the operator's command line (tenants, API clients, signing keys, migrations, syncs).
 
 Reads DATABASE_URL, REDIS_URL and ARBRIDGE_ENCRYPTION_KEYS like the server; while `make run` is up it
 falls back to the settings that run saved in .arbridge/dev-env.json.
@@ -17,11 +17,20 @@ from typing import Any
 
 from adapters.auth.clients import create_api_client, create_tenant, list_api_clients, tenant_exists
 from adapters.auth.tokens import SigningKeyStore
+from adapters.clock import SystemClock
 from adapters.config import Settings
 from adapters.crypto import KeyRing
 from adapters.db.engine import app_engine
+from adapters.db.halosync import SqlSyncStore
 from adapters.db.migrate import upgrade
+from adapters.halopsa.runner import run_sync
+from adapters.vendor_flows import build_vendor_flows
 from domain.auth import ALL_SCOPES
+from domain.connections import Provider
+from domain.halopsa import HaloResource
+from domain.halosync.engine import PAGE_SIZE
+from domain.halosync.runs import SyncMode, SyncRun, SyncStatus, SyncTrigger
+from domain.ids import new_id
 
 
 def _settings() -> Settings:
@@ -108,6 +117,56 @@ async def _keys_rotate(args: argparse.Namespace, s: Settings) -> int:
     return 0
 
 
+def _bar(run: SyncRun, phase: HaloResource, page_no: int, record_count: int | None) -> None:
+    """One line per resource, rewritten in place: `Invoice  [#######.....]  37/50 pages  +12 ~3 =3650`."""
+    pages = max(1, -(-(record_count or 0) // PAGE_SIZE))
+    done = min(page_no, pages)
+    filled = int(30 * done / pages)
+    c = run.counts
+    line = f"\r{phase.value:<15} [{'#' * filled}{'.' * (30 - filled)}] {done}/{pages} pages"
+    print(f"{line}  new {c.created}  changed {c.updated}  same {c.unchanged}  failed {c.failed}", end="", flush=True)
+
+
+async def _sync_halopsa(args: argparse.Namespace, s: Settings) -> int:
+    tenant_id = uuid.UUID(args.tenant)
+    engine = app_engine(s, pool_size=2)
+    clock = SystemClock()
+    ring = KeyRing(s.encryption_keys)
+    flows = build_vendor_flows(s, clock)
+    try:
+        async with SqlSyncStore(engine, tenant_id, ring).transaction() as tx:
+            if await tx.connections.by_provider(Provider.HALOPSA) is None:
+                print("error: this tenant has not connected HaloPSA", file=sys.stderr)
+                return 1
+            active = await tx.active_run()
+            if active is not None:
+                print(
+                    f"error: sync run {active.id} is already {active.status.value}; try again when it ends",
+                    file=sys.stderr,
+                )
+                return 1
+            run = SyncRun(new_id(), SyncTrigger.MANUAL, SyncMode(args.mode), SyncStatus.QUEUED, clock.now())
+            await tx.add_run(run)  # run here, not by a worker: no sync.requested event
+            await tx.commit()
+        done = await run_sync(engine, ring, flows, clock, tenant_id, run.id, progress=None if args.json else _bar)
+    finally:
+        await flows.http.aclose()
+        await engine.dispose()
+    assert done is not None
+    c = done.counts
+    data = {
+        "run_id": str(done.id), "status": done.status.value, "created": c.created, "updated": c.updated,
+        "unchanged": c.unchanged, "failed": c.failed, "issues": done.issues, "duration_ms": done.duration_ms,
+        "error": done.error,
+    }  # fmt: skip
+    text = (
+        f"\nsync {done.status.value} in {(done.duration_ms or 0) / 1000:.1f} s: {c.created} new, {c.updated} changed, "
+        f"{c.unchanged} unchanged, {c.failed} failed, {done.issues} issues" + (f"\n{done.error}" if done.error else "")
+    )
+    _out(args, data, text)
+    return 0 if done.status is SyncStatus.SUCCEEDED else 1
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="arbridge", description="arbridge operator commands")
     sub = p.add_subparsers(dest="command", required=True)
@@ -126,7 +185,11 @@ def _parser() -> argparse.ArgumentParser:
     cl.add_argument("--tenant", required=True)
     k = sub.add_parser("keys", help="token signing keys").add_subparsers(dest="action", required=True)
     kr = k.add_parser("rotate", help="start signing with a new key")
-    for sp in (tc, cc, cl, kr):
+    sy = sub.add_parser("sync", help="sync from a vendor now").add_subparsers(dest="action", required=True)
+    sh = sy.add_parser("halopsa", help="sync a tenant's HaloPSA now, showing progress")
+    sh.add_argument("--tenant", required=True)
+    sh.add_argument("--mode", choices=["incremental", "full", "unpaid"], default="incremental")
+    for sp in (tc, cc, cl, kr, sh):
         sp.add_argument("--json", action="store_true", help="machine-readable output")
     return p
 
@@ -147,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         ("api-clients", "create"): _clients_create,
         ("api-clients", "list"): _clients_list,
         ("keys", "rotate"): _keys_rotate,
+        ("sync", "halopsa"): _sync_halopsa,
     }
     return asyncio.run(handlers[(args.command, args.action)](args, settings))
 

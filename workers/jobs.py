@@ -13,8 +13,10 @@ from adapters.db.connections import connections_due_for_refresh
 from adapters.db.idempotency import purge_expired
 from adapters.db.uow import SqlUnitOfWork
 from adapters.vendor_flows import VendorFlows
-from domain.usecases.connections import keep_alive
+from domain.usecases.connections import CONNECTION_CONNECTED, keep_alive
 from domain.usecases.events import handle_event as handle_event_use_case
+from domain.usecases.halosync import SYNC_REQUESTED
+from workers.halosync import halopsa_connected, sync_requested
 
 log = logging.getLogger("arbridge.jobs")
 MAX_RETRY_DELAY = 300.0
@@ -29,7 +31,14 @@ async def handle_event(ctx: dict[str, Any], tenant_id: str, event_id: str) -> li
     try:
         async with SqlUnitOfWork(ctx["engine"], uuid.UUID(tenant_id)) as uow:
             ran = await handle_event_use_case(uow, uuid.UUID(event_id))
+            event = await uow.events.outbox_event(uuid.UUID(event_id))
             await uow.commit()
+        # Long work runs after the claim has committed, outside its transaction; it is resumable, so a
+        # redelivered job simply carries on (a finished run answers at once).
+        if event is not None and event.type == SYNC_REQUESTED:
+            await sync_requested(ctx, uuid.UUID(tenant_id), event.data)
+        elif event is not None and event.type == CONNECTION_CONNECTED and event.data.get("provider") == "halopsa":
+            await halopsa_connected(ctx, uuid.UUID(tenant_id))
     except Exception as exc:
         # arq retries a job only when it raises Retry; any other failure would finish it for good, and the
         # relay has already marked the event dispatched, so the event would never be handled. A rerun is

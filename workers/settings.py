@@ -16,6 +16,7 @@ from adapters.db.engine import app_engine
 from adapters.queue.arq_queue import redis_settings
 from adapters.queue.relay import run_relay
 from adapters.vendor_flows import build_vendor_flows
+from workers.halosync import SYNC_JOB_TIMEOUT, schedule_halopsa_syncs
 from workers.jobs import handle_event, purge_idempotency_keys, refresh_idle_connections
 
 # arq's defaults (10 jobs at a time, polling every 0.5 s) cap a worker near 20 jobs/s. Our jobs wait on
@@ -53,6 +54,8 @@ def build_worker(settings: Settings, *, burst: bool = False, run_relay_task: boo
             cron(purge_idempotency_keys, minute={0, 30}, run_at_startup=False),
             # Daily, off the hour: keeps idle connections' refresh tokens alive.
             cron(refresh_idle_connections, hour={3}, minute={17}, run_at_startup=False),
+            # Each tenant's own interval (hourly by default) is checked every 5 minutes.
+            cron(schedule_halopsa_syncs, minute=set(range(0, 60, 5)), run_at_startup=True),
         ],
         "queue_name": settings.queue_name,
         "redis_settings": redis_settings(settings.redis_url),
@@ -63,7 +66,7 @@ def build_worker(settings: Settings, *, burst: bool = False, run_relay_task: boo
         "poll_delay": POLL_DELAY,
         "queue_read_limit": QUEUE_READ_LIMIT,
         "max_tries": 10,
-        "job_timeout": 120,
+        "job_timeout": SYNC_JOB_TIMEOUT,  # event jobs may run a HaloPSA sync (resumable if cut short)
         "keep_result": 24 * 3600,  # the job-id dedup window for relayed events
         "burst": burst,
         "handle_signals": False,

@@ -191,6 +191,8 @@ async def connect_with_credentials(
             "client_id": creds.client_id,
             "tenant": creds.tenant,
             "scope": creds.scope,
+            # Reconnecting (new credentials, say) keeps the MSP's sync choices and webhook secret.
+            **({"sync": existing.settings["sync"]} if existing and "sync" in existing.settings else {}),
         },
         last_refreshed_at=now,
     )
