@@ -87,7 +87,7 @@ class SqlSyncTransaction(SqlUnitOfWork, RecordWrites):
     async def load_run(self, run_id: uuid.UUID, *, for_update: bool = False) -> SyncRun | None:
         lock = " FOR UPDATE" if for_update else ""
         rows = await self._fetch(
-            f"SELECT {_RUN_COLUMNS} FROM sync_runs WHERE tenant_id = $1 AND id = $2{lock}",  # noqa: S608
+            f"SELECT {_RUN_COLUMNS} FROM sync_runs WHERE tenant_id = $1 AND id = $2{lock}",
             run_id,
         )
         return _run(rows[0]) if rows else None
@@ -121,7 +121,7 @@ class SqlSyncTransaction(SqlUnitOfWork, RecordWrites):
 
     async def active_run(self) -> SyncRun | None:
         rows = await self._fetch(
-            f"SELECT {_RUN_COLUMNS} FROM sync_runs WHERE tenant_id = $1 "  # noqa: S608
+            f"SELECT {_RUN_COLUMNS} FROM sync_runs WHERE tenant_id = $1 "
             "AND status IN ('queued', 'running') AND mode <> 'record' ORDER BY requested_at LIMIT 1"
         )
         return _run(rows[0]) if rows else None
@@ -130,7 +130,7 @@ class SqlSyncTransaction(SqlUnitOfWork, RecordWrites):
         after = "AND id < $3" if page.after else ""
         args: list[Any] = [page.limit + 1] + ([page.after] if page.after else [])
         rows = await self._fetch(
-            f"SELECT {_RUN_COLUMNS} FROM sync_runs WHERE tenant_id = $1 {after} "  # noqa: S608
+            f"SELECT {_RUN_COLUMNS} FROM sync_runs WHERE tenant_id = $1 {after} "
             "ORDER BY id DESC LIMIT $2",
             *args,
         )
@@ -188,7 +188,7 @@ class SqlSyncTransaction(SqlUnitOfWork, RecordWrites):
         after = "AND id < $3" if page.after else ""
         args: list[Any] = [page.limit + 1] + ([page.after] if page.after else [])
         rows = await self._fetch(
-            f"SELECT {_ISSUE_COLUMNS} FROM sync_issues WHERE tenant_id = $1 {where} {after} "  # noqa: S608
+            f"SELECT {_ISSUE_COLUMNS} FROM sync_issues WHERE tenant_id = $1 {where} {after} "
             "ORDER BY id DESC LIMIT $2",
             *args,
         )

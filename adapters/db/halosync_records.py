@@ -52,7 +52,7 @@ class RecordWrites:
         table = _REF_TABLES[resource]
         subtype = "subtype" if resource is HaloResource.AGREEMENTS else "NULL::text"
         rows = await self._fetch(
-            f"SELECT external_id, id, coalesce(content_hash, ''), {subtype} FROM {table} "  # noqa: S608 -- fixed names
+            f"SELECT external_id, id, coalesce(content_hash, ''), {subtype} FROM {table} "
             "WHERE tenant_id = $1 AND source = 'halopsa' AND external_id = ANY($2::text[])",
             list(set(external_ids)),
         )
