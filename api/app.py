@@ -21,7 +21,7 @@ from adapters.crypto import KeyRing
 from adapters.db.engine import app_engine
 from adapters.vendor_flows import build_vendor_flows
 from api.graphql.endpoint import graphql_controller
-from api.rest import clients, connections, events, health, invoices, oauth
+from api.rest import clients, connections, events, halosync, health, invoices, oauth
 from api.rest.problems import EXCEPTION_HANDLERS
 from api.rest.security import provide_principal, provide_uow
 from api.services import Services
@@ -73,6 +73,8 @@ def create_app(settings: Settings | None = None, vendor_transport: httpx.AsyncBa
             clients.ClientController,
             invoices.InvoiceController,
             connections.ConnectionController,
+            halosync.HaloSyncController,
+            halosync.halopsa_webhook,
             events.list_events,
             graphql_controller(),
         ],

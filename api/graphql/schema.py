@@ -5,8 +5,6 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import strawberry
@@ -20,8 +18,10 @@ from api.graphql.context import Info, forbidden
 from api.graphql.documents import CachedDocuments, DocumentStore
 from api.graphql.errors import MaskUnexpectedErrors, log_unexpected
 from api.graphql.execution import ArbridgeExecutor, streamline
+from api.graphql.halosync import SyncMutation, SyncQuery
 from api.graphql.inputs import CreateClientInput, CreateInvoiceInput, InvoiceFilterInput, lookup_id
 from api.graphql.limits import MAX_TOKENS, QueryLimitsRule
+from api.graphql.resolving import page_request, read, validation_error
 from api.graphql.scalars import SCALAR_MAP
 from api.graphql.selection import selects_node_field
 from api.graphql.types import (
@@ -30,11 +30,9 @@ from api.graphql.types import (
     CreateClientResult,
     CreateInvoiceResult,
     DuplicateInvoiceNumber,
-    FieldError,
     InvalidState,
     Invoice,
     NotFound,
-    ValidationError,
     VoidInvoiceResult,
     connection_of,
 )
@@ -42,61 +40,22 @@ from api.graphql.vendors import VendorMutation, VendorQuery
 from domain import errors
 from domain.auth import Forbidden, Scope
 from domain.invoices import InvoiceFilter
-from domain.pagination import PageRequest
 from domain.usecases import clients as client_uc
 from domain.usecases import invoices as invoice_uc
 
 T = TypeVar("T")
 
 
-def _graphql_name(path: str) -> str:
-    """Domain field paths use Python names (`lines[0].unit_amount`); callers sent `lines[0].unitAmount`."""
-    return re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), path)
-
-
-def _page(first: int, after: str | None) -> PageRequest:
-    try:
-        return PageRequest.build(first, after)
-    except errors.ValidationFailed as exc:
-        named = {"limit": "first", "cursor": "after"}  # PageRequest speaks REST's parameter names
-        raise errors.ValidationFailed(
-            [errors.FieldError(named.get(e.field, e.field), e.message) for e in exc.errors]
-        ) from exc
-
-
-async def _read(call: Callable[[], Awaitable[T]]) -> T:
-    """Run a query use case; expected failures become errors with a stable `extensions.code`."""
-    try:
-        return await call()
-    except Forbidden as exc:
-        raise forbidden(exc) from exc
-    except errors.ValidationFailed as exc:
-        fields = [FieldError(field=_graphql_name(e.field), message=e.message) for e in exc.errors]
-        raise GraphQLError(
-            _summary(fields),
-            extensions={"code": "BAD_USER_INPUT", "fields": [{"field": f.field, "message": f.message} for f in fields]},
-        ) from exc
-
-
-def _summary(fields: list[FieldError]) -> str:
-    return "; ".join(f"{f.field}: {f.message}" for f in fields) or "invalid input"
-
-
-def _validation(exc: errors.ValidationFailed) -> ValidationError:
-    fields = [FieldError(field=_graphql_name(e.field), message=e.message) for e in exc.errors]
-    return ValidationError(message=_summary(fields), fields=fields)
-
-
 @strawberry.type
-class Query(VendorQuery):
+class Query(VendorQuery, SyncQuery):
     @strawberry.field(description="Clients, newest first. Scope clients:read.")
     async def clients(self, info: Info, first: int = 50, after: str | None = None) -> Connection[Client]:
         async def run() -> Connection[Client]:
             async with info.context.uow() as uow:
-                page = await client_uc.list_clients(uow, info.context.principal, _page(first, after))
+                page = await client_uc.list_clients(uow, info.context.principal, page_request(first, after))
             return connection_of(page, Client.of)
 
-        return await _read(run)
+        return await read(run)
 
     @strawberry.field(description="One client, or null when there is none with this id. Scope clients:read.")
     async def client(self, info: Info, id: strawberry.ID) -> Client | None:
@@ -107,7 +66,7 @@ class Query(VendorQuery):
             except errors.NotFound:
                 return None
 
-        return await _read(run)
+        return await read(run)
 
     @strawberry.field(description="Invoices, newest first, filtered. Scope invoices:read.")
     async def invoices(
@@ -121,14 +80,14 @@ class Query(VendorQuery):
             # resolves synchronously from what is attached here.
             with_clients = principal.allows(Scope.CLIENTS_READ) and selects_node_field(info, "client")
             async with info.context.uow() as uow:
-                page = await invoice_uc.list_invoices(uow, principal, where, _page(first, after))
+                page = await invoice_uc.list_invoices(uow, principal, where, page_request(first, after))
                 if not with_clients:
                     return connection_of(page, Invoice.of)
                 found = await uow.clients.get_many([i.client_id for i in page.items])
             clients = {cid: Client.of(c) for cid, c in found.items()}
             return connection_of(page, lambda i: Invoice.of(i, clients.get(i.client_id)))
 
-        return await _read(run)
+        return await read(run)
 
     @strawberry.field(description="One invoice, or null when there is none with this id. Scope invoices:read.")
     async def invoice(self, info: Info, id: strawberry.ID) -> Invoice | None:
@@ -139,11 +98,11 @@ class Query(VendorQuery):
             except errors.NotFound:
                 return None
 
-        return await _read(run)
+        return await read(run)
 
 
 @strawberry.type
-class Mutation(VendorMutation):
+class Mutation(VendorMutation, SyncMutation):
     # Commit is explicit and inside the unit of work: a union member (ValidationError, ...) leaves the
     # transaction uncommitted, whatever HTTP status the response carries (always 200 in GraphQL).
 
@@ -157,7 +116,7 @@ class Mutation(VendorMutation):
         except Forbidden as exc:
             raise forbidden(exc) from exc
         except errors.ValidationFailed as exc:
-            return _validation(exc)
+            return validation_error(exc)
         return Client.of(client)
 
     @strawberry.mutation(description="Issue an invoice. Scope invoices:write.")
@@ -170,7 +129,7 @@ class Mutation(VendorMutation):
         except Forbidden as exc:
             raise forbidden(exc) from exc
         except errors.ValidationFailed as exc:
-            return _validation(exc)
+            return validation_error(exc)
         except errors.DuplicateInvoiceNumber as exc:
             return DuplicateInvoiceNumber(message=exc.message, number=exc.number)
         return Invoice.of(invoice)

@@ -19,6 +19,7 @@ from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
 from domain.auth import Forbidden
 from domain.connections import NeedsReauth, VendorRefused
 from domain.errors import Conflict, DomainError, InvalidState, NotFound, ValidationFailed
+from domain.usecases.halosync import NotConnected
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -46,6 +47,12 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "connection_needs_reauth": ("Connect again", "The vendor no longer accepts this connection's tokens."),
     "use_client_credentials": ("Not an OAuth vendor", "Connect HaloPSA with POST /v1/connections/halopsa."),
     "provider_not_configured": ("Vendor not configured", "The operator has not registered arbridge with it."),
+    "halopsa_not_connected": ("HaloPSA not connected", "Connect HaloPSA first: POST /v1/connections/halopsa."),
+    "invalid_webhook_secret": (
+        "Webhook not authenticated",
+        "Send the secret of POST /v1/halopsa/webhook-secret as the Basic auth password or the "
+        "X-Arbridge-Webhook-Secret header, to the webhook URL issued with it.",
+    ),
 }
 
 
@@ -79,6 +86,8 @@ def _domain(request: Request[Any, Any, Any], exc: DomainError) -> Response[bytes
     if isinstance(exc, ValidationFailed):
         errors = [{"field": e.field, "message": e.message} for e in exc.errors]
         return problem_response(request, 422, exc.code, exc.message, errors=errors)
+    if isinstance(exc, NotConnected):  # a step missing, not a missing object: "connect HaloPSA first"
+        return problem_response(request, 409, exc.code, exc.message)
     if isinstance(exc, NotFound):
         return problem_response(request, 404, exc.code, exc.message)
     if isinstance(exc, Forbidden):

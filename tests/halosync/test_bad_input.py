@@ -76,7 +76,7 @@ class _Reader:
         self.inner, self.on_page, self.calls = inner, on_page, 0
 
     async def page(self, resource: HaloResource, page_no: int, page_size: int, params: Any = None) -> HaloPage:
-        page = await self.inner.page(resource, page_no, page_size, params)
+        page: HaloPage = await self.inner.page(resource, page_no, page_size, params)
         if resource is HaloResource.INVOICES:
             self.calls += 1
             changed: HaloPage = self.on_page(self, page)
