@@ -130,8 +130,7 @@ class SqlSyncTransaction(SqlUnitOfWork, RecordWrites):
         after = "AND id < $3" if page.after else ""
         args: list[Any] = [page.limit + 1] + ([page.after] if page.after else [])
         rows = await self._fetch(
-            f"SELECT {_RUN_COLUMNS} FROM sync_runs WHERE tenant_id = $1 {after} "
-            "ORDER BY id DESC LIMIT $2",
+            f"SELECT {_RUN_COLUMNS} FROM sync_runs WHERE tenant_id = $1 {after} ORDER BY id DESC LIMIT $2",
             *args,
         )
         return page_of([_run(r) for r in rows], page.limit)
@@ -188,8 +187,7 @@ class SqlSyncTransaction(SqlUnitOfWork, RecordWrites):
         after = "AND id < $3" if page.after else ""
         args: list[Any] = [page.limit + 1] + ([page.after] if page.after else [])
         rows = await self._fetch(
-            f"SELECT {_ISSUE_COLUMNS} FROM sync_issues WHERE tenant_id = $1 {where} {after} "
-            "ORDER BY id DESC LIMIT $2",
+            f"SELECT {_ISSUE_COLUMNS} FROM sync_issues WHERE tenant_id = $1 {where} {after} ORDER BY id DESC LIMIT $2",
             *args,
         )
         return page_of([_issue(r) for r in rows], page.limit)

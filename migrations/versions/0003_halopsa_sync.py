@@ -12,8 +12,6 @@ Revises: 0002
 Create Date: 2026-11-25
 """
 
-from alembic import op
-
 from migrations.sql import run_script
 
 revision = "0003"
