@@ -55,7 +55,7 @@ def build_worker(settings: Settings, *, burst: bool = False, run_relay_task: boo
             # Daily, off the hour: keeps idle connections' refresh tokens alive.
             cron(refresh_idle_connections, hour={3}, minute={17}, run_at_startup=False),
             # Each tenant's own interval (hourly by default) is checked every 5 minutes.
-            cron(schedule_halopsa_syncs, minute=set(range(0, 60, 5)), run_at_startup=True),
+            cron(schedule_halopsa_syncs, minute=set(range(0, 60, 5)), run_at_startup=False),
         ],
         "queue_name": settings.queue_name,
         "redis_settings": redis_settings(settings.redis_url),
