@@ -61,6 +61,20 @@ class InvoiceLine:
         return self.amount + self.tax_amount
 
 
+SOURCE_NAMES = {"halopsa": "HaloPSA"}
+
+
+@dataclass(frozen=True)
+class InvoiceOrigin:
+    """Where a synced invoice came from (HaloPSA) and what the sync found about it."""
+
+    source: str  # "halopsa"
+    external_id: str  # the PSA's own id
+    # "missing" or "duplicate": the number cannot identify the invoice, so no payment is matched to it
+    number_issue: str | None = None
+    contract_billed: bool = False  # bills an agreement whose subtype the MSP chose as contract-billed
+
+
 @dataclass
 class Invoice:
     tenant_id: uuid.UUID
@@ -79,6 +93,7 @@ class Invoice:
     created_at: datetime
     updated_at: datetime
     voided_at: datetime | None = None
+    origin: InvoiceOrigin | None = None  # None: issued in arbridge
 
     @property
     def total(self) -> int:
@@ -90,6 +105,11 @@ class Invoice:
         return 0 if self.status is InvoiceStatus.VOID else self.total - self.amount_paid
 
     def void(self, now: datetime) -> None:
+        if self.origin is not None:
+            raise InvalidState(
+                f"Invoice {self.number} comes from {SOURCE_NAMES.get(self.origin.source, self.origin.source)}; "
+                "void it there and the sync follows."
+            )
         if self.status is InvoiceStatus.VOID:
             raise InvalidState(f"Invoice {self.number} is already void.")
         if self.amount_paid > 0:

@@ -16,12 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from adapters.db.driver import DriverSelect
 from adapters.db.tables import invoice_lines, invoices
 from domain.errors import DuplicateInvoiceNumber
-from domain.invoices import Invoice, InvoiceFilter, InvoiceLine, InvoiceStatus, tidy_quantity
+from domain.invoices import Invoice, InvoiceFilter, InvoiceLine, InvoiceOrigin, InvoiceStatus, tidy_quantity
 from domain.pagination import Page, PageRequest, page_of
 
-# What an Invoice entity holds, in table order (the sync's bookkeeping columns are read by the sync's store).
-_SYNC_COLUMNS = {"balance", "source", "external_id", "content_hash", "number_issue", "agreement_external_ids"}
-_INVOICE_COLUMNS = [c for c in invoices.c if c.name not in _SYNC_COLUMNS | {"contract_billed"}]
+# What an Invoice entity holds, in table order (the sync's bookkeeping columns are the sync store's business).
+_NOT_READ = {"balance", "content_hash", "agreement_external_ids"}
+_INVOICE_COLUMNS = [c for c in invoices.c if c.name not in _NOT_READ]
 
 
 class SqlInvoiceRepository:
@@ -205,7 +205,12 @@ def _to_invoice(r: Any, lines: list[InvoiceLine]) -> Invoice:
         created_at,
         updated_at,
         voided_at,
+        source,
+        external_id,
+        number_issue,
+        contract_billed,
     ) = r
+    origin = None if source == "arbridge" else InvoiceOrigin(source, external_id, number_issue, contract_billed)
     return Invoice(
         tenant_id=tenant_id,
         id=id_,
@@ -223,4 +228,5 @@ def _to_invoice(r: Any, lines: list[InvoiceLine]) -> Invoice:
         created_at=created_at,
         updated_at=updated_at,
         voided_at=voided_at,
+        origin=origin,
     )

@@ -130,6 +130,14 @@ class Invoice:
     created_at: dt.datetime
     updated_at: dt.datetime
     voided_at: dt.datetime | None
+    source: str = strawberry.field(description="Where the invoice was issued: arbridge or halopsa.")
+    external_id: str | None = strawberry.field(description="The PSA's own id of a synced invoice.")
+    number_issue: str | None = strawberry.field(
+        description="missing or duplicate: payments are not matched to this invoice until its number is fixed."
+    )
+    contract_billed: bool = strawberry.field(
+        description="Bills an agreement whose subtype the MSP chose as contract-billed (contract-based autopay)."
+    )
     entity: strawberry.Private[InvoiceEntity]
     # Attached by a resolver that read the page's clients in its own transaction, after checking that the
     # principal may read clients (Query.invoices); without it, `client` goes through the request's DataLoader.
@@ -170,6 +178,10 @@ class Invoice:
             created_at=i.created_at,
             updated_at=i.updated_at,
             voided_at=i.voided_at,
+            source=o.source if (o := i.origin) else "arbridge",
+            external_id=o.external_id if o else None,
+            number_issue=o.number_issue if o else None,
+            contract_billed=o.contract_billed if o else False,
             entity=i,
             preloaded_client=client,
         )

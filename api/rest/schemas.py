@@ -106,6 +106,16 @@ class InvoiceLineOut(msgspec.Struct):
     tax_amount: int
 
 
+class InvoiceOriginOut(msgspec.Struct):
+    """A synced invoice's PSA record: `number_issue` ("missing" or "duplicate") keeps payments from being matched
+    to it until the number is fixed in the PSA; `contract_billed` makes it eligible for contract-based autopay."""
+
+    source: str
+    external_id: str
+    number_issue: str | None
+    contract_billed: bool
+
+
 class InvoiceOut(msgspec.Struct):
     """Amounts are integers in the currency's minor unit (cents for USD)."""
 
@@ -126,10 +136,12 @@ class InvoiceOut(msgspec.Struct):
     created_at: datetime
     updated_at: datetime
     voided_at: datetime | None
+    origin: InvoiceOriginOut | None  # null for invoices issued in arbridge
     object: str = "invoice"
 
     @staticmethod
     def of(i: Invoice) -> InvoiceOut:
+        o = i.origin
         return InvoiceOut(
             id=i.id,
             number=i.number,
@@ -151,6 +163,7 @@ class InvoiceOut(msgspec.Struct):
             created_at=i.created_at,
             updated_at=i.updated_at,
             voided_at=i.voided_at,
+            origin=InvoiceOriginOut(o.source, o.external_id, o.number_issue, o.contract_billed) if o else None,
         )
 
 

@@ -29,7 +29,8 @@ INVOICES = (
     "SELECT invoices.tenant_id, invoices.id, invoices.client_id, invoices.number, invoices.currency, "
     "invoices.issue_date, invoices.due_date, invoices.subtotal, invoices.tax_total, invoices.total, "
     "invoices.amount_paid, invoices.status, invoices.memo, invoices.created_at, invoices.updated_at, "
-    "invoices.voided_at \nFROM invoices \nWHERE invoices.tenant_id = $1::UUID ORDER BY invoices.id DESC \n"
+    "invoices.voided_at, invoices.source, invoices.external_id, invoices.number_issue, invoices.contract_billed "
+    "\nFROM invoices \nWHERE invoices.tenant_id = $1::UUID ORDER BY invoices.id DESC \n"
     " LIMIT $2::INTEGER"
 )
 _LINES = (
@@ -123,6 +124,9 @@ def _invoice(r: Any, lines: list[Any]) -> dict[str, Any]:
             for ln in lines
         ],
         "created_at": r["created_at"], "updated_at": r["updated_at"], "voided_at": r["voided_at"],
+        "origin": None if r["source"] == "arbridge" else {
+            "source": r["source"], "external_id": r["external_id"], "number_issue": r["number_issue"],
+            "contract_billed": r["contract_billed"]},
         "object": "invoice",
     }  # fmt: skip
 

@@ -68,12 +68,10 @@ def agreement_of(raw: dict[str, Any], currency: str) -> HaloAgreement:
 
 
 def subtype_of(raw: dict[str, Any]) -> str:
-    """Halo identifies an agreement's subtype by number; its name, when sent, is what an MSP recognises."""
-    named = text_of(raw.get("subtype_name"), 100)
-    if named:
-        return named
+    """Halo's ContractHeader carries its subtype as a number (`subtype`, nullable int in the swagger); the MSP
+    picks contract-billed subtypes by that number, shown beside the agreements' type names."""
     value = raw.get("subtype")
-    return str(value) if value is not None else "0"
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else "0"
 
 
 def _number(raw: dict[str, Any], settings: SyncSettings, external_id: int) -> str | None:
