@@ -21,7 +21,7 @@ from adapters.crypto import KeyRing
 from adapters.db.engine import app_engine
 from adapters.vendor_flows import build_vendor_flows
 from api.graphql.endpoint import graphql_controller
-from api.rest import clients, connections, events, halosync, health, invoices, oauth
+from api.rest import agreements, clients, connections, events, halosync, health, invoices, oauth
 from api.rest.problems import EXCEPTION_HANDLERS
 from api.rest.security import provide_principal, provide_uow
 from api.services import Services
@@ -72,6 +72,7 @@ def create_app(settings: Settings | None = None, vendor_transport: httpx.AsyncBa
             oauth.jwks,
             clients.ClientController,
             invoices.InvoiceController,
+            agreements.AgreementController,
             connections.ConnectionController,
             halosync.HaloSyncController,
             halosync.halopsa_webhook,

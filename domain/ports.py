@@ -8,6 +8,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
+from domain.agreements import Agreement, AgreementFilter, SubtypeCount
 from domain.clients import Client
 from domain.connections import Connection, OAuthStateRecord, Provider
 from domain.events import DomainEvent
@@ -39,6 +40,17 @@ class InvoiceRepository(Protocol):
         """Persist status, amount paid and timestamps (lines are immutable once issued)."""
 
     async def list_page(self, where: InvoiceFilter, page: PageRequest) -> Page[Invoice]: ...
+
+
+class AgreementRepository(Protocol):
+    """Agreements the HaloPSA sync copied in; read-only here (the sync writes them)."""
+
+    async def get(self, agreement_id: uuid.UUID) -> Agreement | None: ...
+
+    async def list_page(self, where: AgreementFilter, page: PageRequest) -> Page[Agreement]: ...
+
+    async def subtype_counts(self) -> list[SubtypeCount]:
+        """Per subtype: the distinct type names of its agreements and how many agreements have it."""
 
 
 class Outbox(Protocol):
@@ -104,6 +116,16 @@ class ConnectionRepository(Protocol):
     async def delete(self, connection_id: uuid.UUID) -> None: ...
 
     async def secrets(self, connection_id: uuid.UUID) -> dict[str, str]: ...
+
+
+class AgreementsUnitOfWork(UnitOfWork, Protocol):
+    """Agreements, and the connections that hold the HaloPSA sync settings they are read under."""
+
+    @property
+    def agreements(self) -> AgreementRepository: ...
+
+    @property
+    def connections(self) -> ConnectionRepository: ...
 
 
 class OAuthStateStore(Protocol):

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
 from adapters.crypto import KeyRing
+from adapters.db.agreements import SqlAgreementRepository
 from adapters.db.clients import SqlClientRepository
 from adapters.db.connections import SqlConnectionRepository, SqlOAuthStates
 from adapters.db.events import SqlEventFeed
@@ -58,6 +59,7 @@ class SqlUnitOfWork:
             raise
         self.clients = SqlClientRepository(self.conn, self.tenant_id)
         self.invoices = SqlInvoiceRepository(self.conn, self.tenant_id)
+        self.agreements = SqlAgreementRepository(self.conn, self.tenant_id)
         self.outbox = SqlOutbox(self.conn, self.tenant_id)
         self.events = SqlEventFeed(self.conn, self.tenant_id)
         self.connections = SqlConnectionRepository(self.conn, self.tenant_id, self.ring)

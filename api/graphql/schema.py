@@ -14,6 +14,7 @@ from strawberry.extensions import AddValidationRules, MaxTokensLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from api.graphql.agreements import AgreementQuery
 from api.graphql.context import Info, forbidden
 from api.graphql.documents import CachedDocuments, DocumentStore
 from api.graphql.errors import MaskUnexpectedErrors, log_unexpected
@@ -47,7 +48,7 @@ T = TypeVar("T")
 
 
 @strawberry.type
-class Query(VendorQuery, SyncQuery):
+class Query(VendorQuery, SyncQuery, AgreementQuery):
     @strawberry.field(description="Clients, newest first. Scope clients:read.")
     async def clients(self, info: Info, first: int = 50, after: str | None = None) -> Connection[Client]:
         async def run() -> Connection[Client]:
