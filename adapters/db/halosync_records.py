@@ -62,8 +62,9 @@ class RecordWrites:
         if not external_ids:
             return {}
         rows = await self._fetch(
-            "SELECT external_id, id, coalesce(content_hash, ''), number, status, total, amount_paid, due_date "
-            "FROM invoices WHERE tenant_id = $1 AND source = 'halopsa' AND external_id = ANY($2::text[])",
+            "SELECT external_id, id, coalesce(content_hash, ''), number, status, total, amount_paid, due_date, "
+            "external_modified_at FROM invoices "
+            "WHERE tenant_id = $1 AND source = 'halopsa' AND external_id = ANY($2::text[])",
             list(external_ids),
         )
         return {r[0]: StoredInvoice(*r[1:]) for r in rows}
@@ -150,30 +151,34 @@ class RecordWrites:
             now,
         )
 
-    async def write_invoices(self, rows: Sequence[InvoiceWrite], now: datetime) -> None:
+    async def write_invoices(self, rows: Sequence[InvoiceWrite], now: datetime) -> set[uuid.UUID]:
         if not rows:
-            return
+            return set()
         i = [w.record for w in rows]
-        await self._execute(
+        written = await self._fetch(
             """
             INSERT INTO invoices (tenant_id, id, client_id, number, currency, issue_date, due_date, subtotal,
                                   tax_total, total, amount_paid, status, voided_at, source, external_id,
-                                  content_hash, number_issue, agreement_external_ids, created_at, updated_at)
+                                  content_hash, number_issue, agreement_external_ids, external_modified_at,
+                                  created_at, updated_at)
             SELECT $1, u.id, u.client_id, u.number, u.currency, u.issue_date, u.due_date, u.subtotal, u.tax_total,
                    u.subtotal + u.tax_total, u.paid, u.status, u.voided_at, 'halopsa', u.ext, u.hash, u.issue,
-                   string_to_array(u.agreements, ' '), $18, $18
+                   string_to_array(u.agreements, ' '), u.modified, $18, $18
             FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::date[], $7::date[], $8::bigint[],
                         $9::bigint[], $10::bigint[], $11::text[], $12::timestamptz[], $13::text[], $14::text[],
-                        $15::text[], $16::text[], $17::bool[])
+                        $15::text[], $16::text[], $17::timestamptz[])
                 AS u(id, client_id, number, currency, issue_date, due_date, subtotal, tax_total, paid, status,
-                     voided_at, ext, hash, issue, agreements, is_new)
+                     voided_at, ext, hash, issue, agreements, modified)
             ON CONFLICT (tenant_id, source, external_id) DO UPDATE SET
                 client_id = EXCLUDED.client_id, number = EXCLUDED.number, currency = EXCLUDED.currency,
                 issue_date = EXCLUDED.issue_date, due_date = EXCLUDED.due_date, subtotal = EXCLUDED.subtotal,
                 tax_total = EXCLUDED.tax_total, total = EXCLUDED.total, amount_paid = EXCLUDED.amount_paid,
                 status = EXCLUDED.status, voided_at = EXCLUDED.voided_at, content_hash = EXCLUDED.content_hash,
                 number_issue = EXCLUDED.number_issue, agreement_external_ids = EXCLUDED.agreement_external_ids,
-                updated_at = EXCLUDED.updated_at
+                external_modified_at = EXCLUDED.external_modified_at, updated_at = EXCLUDED.updated_at
+            WHERE invoices.external_modified_at IS NULL
+               OR invoices.external_modified_at <= EXCLUDED.external_modified_at
+            RETURNING id
             """,
             [w.id for w in rows],
             [w.client_id for w in rows],
@@ -190,10 +195,12 @@ class RecordWrites:
             [w.content_hash for w in rows],
             [w.number_issue for w in rows],
             [" ".join(x.agreement_external_ids) for x in i],
-            [w.is_new for w in rows],
+            [x.modified_at for x in i],
             now,
         )
-        await self._write_lines(rows)
+        ids = {r[0] for r in written}
+        await self._write_lines([w for w in rows if w.id in ids])
+        return ids
 
     async def _write_lines(self, rows: Sequence[InvoiceWrite]) -> None:
         """Lines are replaced whole: Halo's line ids are not stable across edits of an invoice."""
@@ -253,22 +260,42 @@ class RecordWrites:
     async def remove_invoice(self, external_id: str, now: datetime) -> StoredInvoice | None:
         rows = await self._fetch(
             "UPDATE invoices SET status = 'void', voided_at = coalesce(voided_at, $3), updated_at = $3, "
-            "content_hash = 'deleted' WHERE tenant_id = $1 AND source = 'halopsa' AND external_id = $2 "
+            "content_hash = 'deleted', external_modified_at = 'infinity' "
+            "WHERE tenant_id = $1 AND source = 'halopsa' AND external_id = $2 "
             "AND content_hash IS DISTINCT FROM 'deleted' "
-            "RETURNING id, content_hash, number, status, total, amount_paid, due_date",
+            "RETURNING id, content_hash, number, status, total, amount_paid, due_date, external_modified_at",
             external_id,
             now,
         )
         return StoredInvoice(*rows[0]) if rows else None
 
-    async def invoices_not_in(self, seen: Sequence[int]) -> list[str]:
+    async def mark_seen(self, run_id: uuid.UUID, external_ids: Sequence[str]) -> None:
+        if external_ids:
+            await self._execute(
+                "INSERT INTO sync_seen (tenant_id, run_id, external_id) SELECT $1, $2, u FROM unnest($3::text[]) u "
+                "ON CONFLICT DO NOTHING",
+                run_id,
+                list(external_ids),
+            )
+
+    async def unseen_invoices(self, run_id: uuid.UUID, *, unpaid_only: bool, limit: int) -> list[str]:
+        """Live Halo invoices this run has not read (of those still owing, with `unpaid_only`)."""
+        unpaid = "AND i.status IN ('open', 'partially_paid') " if unpaid_only else ""
         rows = await self._fetch(
-            "SELECT external_id FROM invoices WHERE tenant_id = $1 AND source = 'halopsa' "
-            "AND content_hash IS DISTINCT FROM 'deleted' "
-            "AND NOT (external_id::bigint = ANY($2::bigint[])) ORDER BY external_id",
-            list(seen),
+            "SELECT i.external_id FROM invoices i WHERE i.tenant_id = $1 AND i.source = 'halopsa' "
+            f"AND i.content_hash IS DISTINCT FROM 'deleted' {unpaid}AND NOT EXISTS (SELECT 1 FROM sync_seen s "
+            "WHERE s.tenant_id = i.tenant_id AND s.run_id = $2 AND s.external_id = i.external_id) "
+            "ORDER BY i.external_id LIMIT $3",
+            run_id,
+            limit,
         )
         return [r[0] for r in rows]
+
+    async def forget_seen(self, run_id: uuid.UUID) -> None:
+        await self._execute("DELETE FROM sync_seen WHERE tenant_id = $1 AND run_id = $2", run_id)
+
+    async def analyze(self) -> None:
+        await (await driver(self.conn)).execute("SELECT analyze_synced_tables()")
 
     async def settle_duplicates(self, now: datetime) -> list[str]:
         """Invoices flagged duplicate whose number no other invoice holds any more: clean again."""

@@ -20,7 +20,7 @@ from domain.invoices import Invoice, InvoiceFilter, InvoiceLine, InvoiceOrigin, 
 from domain.pagination import Page, PageRequest, page_of
 
 # What an Invoice entity holds, in table order (the sync's bookkeeping columns are the sync store's business).
-_NOT_READ = {"balance", "content_hash", "agreement_external_ids"}
+_NOT_READ = {"balance", "content_hash", "agreement_external_ids", "external_modified_at"}
 _INVOICE_COLUMNS = [c for c in invoices.c if c.name not in _NOT_READ]
 
 

@@ -106,6 +106,7 @@ invoices = Table(
     Column("number_issue", Text),
     Column("agreement_external_ids", ARRAY(Text), nullable=False),
     Column("contract_billed", Boolean, nullable=False),
+    _ts("external_modified_at", nullable=True),
 )
 
 invoice_lines = Table(
@@ -304,4 +305,12 @@ webhook_receipts = Table(
     Column("event_type", Text, nullable=False),
     Column("payload", JSONB, nullable=False),
     _ts("received_at"),
+)
+
+sync_seen = Table(
+    "sync_seen",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), primary_key=True),
+    Column("run_id", UUID(as_uuid=True), primary_key=True),
+    Column("external_id", Text, primary_key=True),
 )

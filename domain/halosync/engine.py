@@ -18,7 +18,6 @@ A page identical to the one before means Halo is ignoring `page_no`: the run sto
 from __future__ import annotations
 
 import uuid
-from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -34,6 +33,9 @@ from domain.ports import Clock
 
 PAGE_SIZE = 100  # Halo's largest page, as far as public clients know
 MAX_STEP_BACKS = 10  # per phase: a record_count that never settles must not keep the run going forever
+# A full sync refreshes the planner's statistics after these pages of each resource (migration 0003 says why).
+ANALYZE_AFTER_PAGES = frozenset({3, 30, 300})
+_RECORD_PARAMS = {"includedetails": "true", "includelines": "true"}
 
 Progress = Callable[[SyncRun, HaloResource, int, int | None], None]  # run, phase, page, record_count
 
@@ -123,7 +125,6 @@ class SyncEngine:
     ) -> None:
         self.store, self.reader, self.clock, self.settings = store, reader, clock, settings
         self.tenant_id, self.page_size, self.progress = tenant_id, page_size, progress
-        self.seen_invoices = array("q")  # Halo ids of invoices read in a full sync: 8 bytes each
 
     async def run(self, run_id: uuid.UUID) -> SyncRun:
         async with self.store.transaction() as tx:
@@ -152,15 +153,13 @@ class SyncEngine:
     async def _phases(self, run: SyncRun, resumed: bool) -> None:
         overlap = timedelta(minutes=self.settings.overlap_minutes)
         watermarks = run.target.get("watermarks", {})
-        # A resumed full sync has not seen the pages before its checkpoint, so it cannot tell deleted invoices.
-        find_deletions = run.mode is SyncMode.FULL and not (resumed and run.checkpoint.phase >= 2)
         while run.checkpoint.phase < len(PHASES):
             resource = PHASES[run.checkpoint.phase]
             phase = _phase(resource, run.mode, watermarks, overlap)
             if phase is not None:
                 await self._pages(run, phase)
-                if resource is HaloResource.INVOICES and find_deletions and run.checkpoint.page_no:
-                    await self._deletions(run)
+                if resource is HaloResource.INVOICES and run.mode in (SyncMode.FULL, SyncMode.UNPAID):
+                    await self._sweep(run)
             run.checkpoint.phase += 1
             run.checkpoint.page_no, run.checkpoint.record_count = 0, None
             async with self.store.transaction() as tx:
@@ -228,7 +227,8 @@ class SyncEngine:
                 counts, found = await pages.take_agreements(tx, records, self.settings, now)
             elif resource is HaloResource.INVOICES:
                 counts, found, seen = await pages.take_invoices(tx, records, self.settings, self.tenant_id, now)
-                self.seen_invoices.extend(seen)
+                if run.mode in (SyncMode.FULL, SyncMode.UNPAID):
+                    await tx.mark_seen(run.id, [str(i) for i in seen])
             else:
                 counts, found = await pages.take_payments(tx, records, self.settings, now)
             found = issues + found
@@ -242,23 +242,19 @@ class SyncEngine:
             run.checkpoint.record_count = page.record_count
             await tx.save_run(run)
             await tx.commit()
+        if run.mode is SyncMode.FULL and page.page_no in ANALYZE_AFTER_PAGES:
+            async with self.store.transaction() as tx:
+                await tx.analyze()
+                await tx.commit()
 
     async def _record(self, run: SyncRun) -> None:
         """One record Halo told us about (a webhook): read it by id; gone means deleted."""
         resource, record_id = HaloResource(run.target["resource"]), int(run.target["id"])
-        params = {"includedetails": "true", "includelines": "true"} if resource is HaloResource.INVOICES else {}
+        params = _RECORD_PARAMS if resource is HaloResource.INVOICES else {}
         raw = await self.reader.record(resource, record_id, params)
         if raw is None:
             if resource is HaloResource.INVOICES:
-                self.seen_invoices = array("q")
-                now = self.clock.now()
-                async with self.store.transaction() as tx:
-                    removed = await tx.remove_invoice(str(record_id), now)
-                    if removed is not None:
-                        await tx.add_events([pages.deleted_event(removed, str(record_id), self.tenant_id, now)])
-                        run.counts.updated += 1
-                    await tx.save_run(run)
-                    await tx.commit()
+                await self._deleted(run, str(record_id))
             return
         if resource is HaloResource.INVOICES:
             await self._known_client(run, raw.get("client_id"))
@@ -275,18 +271,40 @@ class SyncEngine:
             if raw is not None:
                 await self._take(run, HaloResource.CLIENTS, HaloPage([raw], 1, 1, 1))
 
-    async def _deletions(self, run: SyncRun) -> None:
-        """Live Halo invoices the full sync did not see were deleted in Halo."""
+    async def _sweep(self, run: SyncRun) -> None:
+        """After a full (or unpaid) read of the invoices: those held here that it did not read were deleted in
+        Halo (full), or are no longer unpaid there (unpaid: paid, voided or deleted since). Each one is read
+        again by id before anything changes: a 404 is a deletion, anything else is taken as it now is."""
+        unpaid_only = run.mode is SyncMode.UNPAID
+        done: set[str] = set()
+        while True:
+            async with self.store.transaction() as tx:
+                batch = [
+                    x for x in await tx.unseen_invoices(run.id, unpaid_only=unpaid_only, limit=100) if x not in done
+                ]
+            if not batch:
+                break
+            for external_id in batch:
+                done.add(external_id)
+                raw = await self.reader.record(HaloResource.INVOICES, int(external_id), _RECORD_PARAMS)
+                if raw is None:
+                    await self._deleted(run, external_id)
+                else:
+                    await self._take(run, HaloResource.INVOICES, HaloPage([raw], 1, 1, 1))
+                async with self.store.transaction() as tx:
+                    await tx.mark_seen(run.id, [external_id])
+                    await tx.commit()
+        async with self.store.transaction() as tx:
+            await tx.forget_seen(run.id)
+            await tx.commit()
+
+    async def _deleted(self, run: SyncRun, external_id: str) -> None:
         now = self.clock.now()
         async with self.store.transaction() as tx:
-            gone = await tx.invoices_not_in(sorted(set(self.seen_invoices)))
-            events = []
-            for external_id in gone:
-                removed = await tx.remove_invoice(external_id, now)
-                if removed is not None:
-                    events.append(pages.deleted_event(removed, external_id, self.tenant_id, now))
-                    run.counts.updated += 1
-            await tx.add_events(events)
+            removed = await tx.remove_invoice(external_id, now)
+            if removed is not None:
+                await tx.add_events([pages.deleted_event(removed, external_id, self.tenant_id, now)])
+                run.counts.updated += 1
             await tx.save_run(run)
             await tx.commit()
 

@@ -127,26 +127,37 @@ async def take_invoices(
     numbers |= await tx.taken_numbers([i.number for i, _ in mapped if i.number], [i.external_id for i, _ in mapped])
     for ext in await tx.flag_duplicates(sorted(numbers)):
         issues.append(_duplicate(ext))
-    writes, events = [], []
+    writes: list[InvoiceWrite] = []
+    events: list[tuple[InvoiceWrite, list[DomainEvent]]] = []
+    new_events: list[DomainEvent] = []
     for invoice, client_id in mapped:
         problem = "missing" if invoice.number is None else "duplicate" if invoice.number in numbers else None
         if problem == "duplicate":
             issues.append(_duplicate(invoice.external_id))
         digest = content_hash(invoice) + (problem or "")
         known = stored.get(invoice.external_id)
-        if known is not None and known.content_hash == digest:
-            counts.unchanged += 1
+        if known is not None and (known.content_hash == digest or _newer(known, invoice)):
+            counts.unchanged += 1  # the same, or a page read before a newer copy (a webhook's) was stored
             continue
         write = _invoice_write(invoice, client_id, known, problem, digest, now)
-        counts.created += known is None
-        counts.updated += known is not None
         writes.append(write)
-        events += invoice_events(write, known, tenant_id, now)
-    await tx.write_invoices(writes, now)
-    await tx.add_events(events)
+        events.append((write, invoice_events(write, known, tenant_id, now)))
+    written = await tx.write_invoices(writes, now)
+    for write, found in events:
+        if write.id not in written:
+            counts.unchanged += 1  # a newer copy was committed between our read and our write
+            continue
+        counts.created += write.is_new
+        counts.updated += not write.is_new
+        new_events.extend(found)
+    await tx.add_events(new_events)
     clean = [i.external_id for i, _ in mapped if i.number is not None and i.number not in numbers]
     await tx.resolve_issues(HaloResource.INVOICES, clean, now)
     return counts, issues, seen
+
+
+def _newer(known: StoredInvoice, invoice: HaloInvoice) -> bool:
+    return known.modified_at is not None and known.modified_at > invoice.modified_at
 
 
 def _number_problems(mapped: list[tuple[HaloInvoice, uuid.UUID]], issues: list[FoundIssue]) -> set[str]:

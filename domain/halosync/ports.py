@@ -26,6 +26,7 @@ class StoredInvoice:
     total: int
     amount_paid: int
     due_date: date
+    modified_at: datetime | None  # Halo's last_modified of this copy
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,9 @@ class SyncTransaction(Protocol):
         self, rows: Sequence[tuple[uuid.UUID, uuid.UUID, HaloAgreement, str]], now: datetime
     ) -> None: ...
 
-    async def write_invoices(self, rows: Sequence[InvoiceWrite], now: datetime) -> None: ...
+    async def write_invoices(self, rows: Sequence[InvoiceWrite], now: datetime) -> set[uuid.UUID]:
+        """Insert or update; returns the ids written. A row whose stored copy is newer in Halo than the one
+        given (a webhook's re-read committed meanwhile) is left alone and not returned."""
 
     async def write_payments(
         self, rows: Sequence[tuple[uuid.UUID, uuid.UUID, HaloPayment, str]], now: datetime
@@ -92,8 +95,16 @@ class SyncTransaction(Protocol):
     async def remove_invoice(self, external_id: str, now: datetime) -> StoredInvoice | None:
         """An invoice deleted in Halo: voided here (history is kept), lines and all. None when unknown."""
 
-    async def invoices_not_in(self, seen: Sequence[int]) -> list[str]:
-        """External ids of live Halo invoices whose id is not in `seen` (sorted)."""
+    async def mark_seen(self, run_id: uuid.UUID, external_ids: Sequence[str]) -> None:
+        """Remember which invoices this run has read (for finding deleted or settled ones at its end)."""
+
+    async def unseen_invoices(self, run_id: uuid.UUID, *, unpaid_only: bool, limit: int) -> list[str]:
+        """Live Halo invoices held here that this run has not read, by external id."""
+
+    async def forget_seen(self, run_id: uuid.UUID) -> None: ...
+
+    async def analyze(self) -> None:
+        """Refresh the planner's statistics of the synced tables (see migration 0003)."""
 
     async def record_issues(self, issues: Sequence[FoundIssue], run_id: uuid.UUID, now: datetime) -> None: ...
 

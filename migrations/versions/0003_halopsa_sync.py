@@ -6,6 +6,7 @@
   no number or a shared one is kept, flagged, and excluded from payment matching until fixed in Halo.
 - Lines may have a zero quantity (Halo's heading and note lines).
 - `contract_billed`: the invoice bills an agreement whose subtype the MSP chose as contract-billed.
+- `external_modified_at`: Halo's last_modified of the copy held, so that a stale copy never wins.
 
 Revision ID: 0003
 Revises: 0002
@@ -22,7 +23,7 @@ depends_on = None
 APP = "arbridge_app"
 SYSTEM = "arbridge_system"
 TENANT_PREDICATE = "tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid"
-NEW_TABLES = ("agreements", "recorded_payments", "sync_runs", "sync_issues", "webhook_receipts")
+NEW_TABLES = ("agreements", "recorded_payments", "sync_runs", "sync_issues", "webhook_receipts", "sync_seen")
 
 
 def upgrade() -> None:
@@ -64,6 +65,9 @@ def upgrade() -> None:
         ADD COLUMN number_issue text CHECK (number_issue IN ('missing', 'duplicate')),
         ADD COLUMN agreement_external_ids text[] NOT NULL DEFAULT '{}',
         ADD COLUMN contract_billed boolean NOT NULL DEFAULT false,
+        -- Halo's last_modified of the copy we hold: an older copy (a page read before a webhook's re-read
+        -- committed) never overwrites a newer one. 'infinity' once deleted in Halo.
+        ADD COLUMN external_modified_at timestamptz,
         ADD CONSTRAINT invoices_external UNIQUE (tenant_id, source, external_id),
         DROP CONSTRAINT invoices_tenant_id_number_key;
     CREATE UNIQUE INDEX invoices_tenant_id_number_key ON invoices (tenant_id, number) WHERE number_issue IS NULL;
@@ -134,6 +138,15 @@ def upgrade() -> None:
     CREATE UNIQUE INDEX sync_issues_open ON sync_issues (tenant_id, kind, resource, coalesce(external_id, ''))
         WHERE resolved_at IS NULL;
 
+    -- The Halo invoice ids a full sync has read, page by page: what it did not see was deleted in Halo (once
+    -- Halo confirms with a 404). Kept in the database so a resumed run still knows; dropped when the run ends.
+    CREATE TABLE sync_seen (
+        tenant_id uuid NOT NULL,
+        run_id uuid NOT NULL,
+        external_id text NOT NULL,
+        PRIMARY KEY (tenant_id, run_id, external_id)
+    );
+
     -- Webhook deliveries from Halo, unique by Halo's event id: a redelivery is recognised and dropped.
     CREATE TABLE webhook_receipts (
         tenant_id uuid NOT NULL,
@@ -168,6 +181,18 @@ def upgrade() -> None:
         WHERE c.provider = 'halopsa' AND c.status = 'active'
     $$;
     ALTER FUNCTION halopsa_sync_schedule() OWNER TO {SYSTEM};
+
+    -- A first full sync fills a tenant's tables from nothing; plans made while they were empty (the foreign
+    -- key checks' among them, cached per connection) turn every insert into a scan until the tables are
+    -- analysed. Autovacuum gets there eventually; the sync asks as it goes. Owned by the migrating role (the
+    -- tables' owner, which ANALYZE requires); the app role may only call it.
+    CREATE FUNCTION analyze_synced_tables() RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+    BEGIN
+        ANALYZE clients, agreements, invoices, invoice_lines, recorded_payments;
+    END $$;
+    REVOKE ALL ON FUNCTION analyze_synced_tables() FROM PUBLIC;
+    GRANT EXECUTE ON FUNCTION analyze_synced_tables() TO {APP};
     REVOKE ALL ON FUNCTION halopsa_sync_schedule() FROM PUBLIC;
     GRANT EXECUTE ON FUNCTION halopsa_sync_schedule() TO {APP};
     CREATE POLICY system_schedule ON sync_runs FOR SELECT TO {SYSTEM} USING (true);
@@ -177,14 +202,14 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     run_script("""
-    DROP FUNCTION IF EXISTS halopsa_sync_schedule();
-    DROP TABLE IF EXISTS webhook_receipts, sync_issues, sync_runs, recorded_payments, agreements;
+    DROP FUNCTION IF EXISTS halopsa_sync_schedule(), analyze_synced_tables();
+    DROP TABLE IF EXISTS sync_seen, webhook_receipts, sync_issues, sync_runs, recorded_payments, agreements;
     DROP INDEX IF EXISTS invoices_tenant_id_number_key, invoices_number;
     DELETE FROM invoice_lines WHERE invoice_id IN (SELECT id FROM invoices WHERE source = 'halopsa');
     DELETE FROM invoices WHERE source = 'halopsa';
     ALTER TABLE invoices DROP CONSTRAINT invoices_external, DROP COLUMN source, DROP COLUMN external_id,
         DROP COLUMN content_hash, DROP COLUMN number_issue, DROP COLUMN agreement_external_ids,
-        DROP COLUMN contract_billed, ADD CONSTRAINT invoices_tenant_id_number_key UNIQUE (tenant_id, number);
+        DROP COLUMN contract_billed, DROP COLUMN external_modified_at, ADD CONSTRAINT invoices_tenant_id_number_key UNIQUE (tenant_id, number);
     DELETE FROM clients WHERE source = 'halopsa';
     ALTER TABLE clients DROP CONSTRAINT clients_external, DROP COLUMN source, DROP COLUMN external_id,
         DROP COLUMN inactive, DROP COLUMN content_hash;

@@ -230,12 +230,6 @@ async def test_a_run_queued_before_halopsa_was_disconnected_fails_cleanly(
     assert len(halo.state.controls.log) == requests_before  # Halo was not called
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an `unpaid` run reads only what Halo still lists as unpaid (paymentstatuses=0,1), so an invoice "
-    "paid in full in Halo since the last sync keeps its open balance in arbridge (domain/halosync/engine.py "
-    "_phase, SyncMode.UNPAID)",
-)
 async def test_an_unpaid_sync_before_a_collection_run_settles_invoices_paid_in_halo(
     tenant_a: Api, halo: Halo, engine: AsyncEngine, vendors: SandboxRouter, queue: Queue
 ) -> None:
@@ -445,12 +439,6 @@ class _RaceReader:
         return await self.inner.record(*args, **kwargs)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a sync page read before a webhook's record run and written after it overwrites the newer record "
-    "with the stale one (adapters/db/halosync_records.py write_invoices upserts on content hash alone, with no "
-    "last_modified guard): the payment is undone and a false invoice.payment_reversed is published",
-)
 async def test_a_webhook_landing_mid_sync_is_not_undone_by_the_sync(engine: AsyncEngine) -> None:
     s = await synced(engine, "Race MSP", clients=3, invoices=30)
     assert (await s.run(SyncMode.FULL)).status is SyncStatus.SUCCEEDED
