@@ -9,7 +9,7 @@ issue and carries on with the rest of the page.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -87,8 +87,12 @@ def text_of(value: Any, limit: int = 500) -> str | None:
 
 
 def content_hash(record: object) -> str:
-    """A stable digest of a mapped record: unchanged records are recognised without rewriting them."""
-    return hashlib.blake2b(repr(astuple(record)).encode(), digest_size=16).hexdigest()  # type: ignore[call-overload]
+    """A stable digest of a mapped record: unchanged records are recognised without rewriting them.
+
+    The records are frozen dataclasses of plain values (text, ints, decimals, dates, tuples of lines), whose
+    generated repr names every field in order: a faithful and cheap serialisation (dataclasses.astuple deep-
+    copies every value first, which cost a third of a full sync's CPU)."""
+    return hashlib.blake2b(repr(record).encode(), digest_size=16).hexdigest()
 
 
 @dataclass(frozen=True)
