@@ -5,10 +5,15 @@ by last-modified descending (Halo has no modified-since filter on `/Invoice`, pr
 first page that reaches back past the previous run's newest change minus an overlap window. Payments are
 read by id descending down to the highest one already known; amounts paid are taken from the invoices
 themselves, so a payment edited or deleted in Halo still corrects the balance in the incremental run.
+The next page is fetched while the current one is written.
 
 Resuming. Each page is written with the run's checkpoint (phase, page) in the same transaction, so a run
 that dies resumes after its last committed page; re-reading a page is harmless (unchanged rows are
-recognised by their content hash and not rewritten).
+recognised by their content hash and not rewritten; an older copy never replaces a newer one).
+
+Sweeping. A full run records which invoices it read (in the database, so a resumed run still knows); those
+it did not read are read again by id, and a 404 marks them deleted in Halo. An "unpaid" run does the same
+for invoices still owing here that Halo no longer lists as unpaid (paid, voided or deleted since).
 
 Halo's paging is offset-based, so records inserted or deleted mid-run shift pages. When `record_count` moves,
 the engine steps back by the number of pages the shift could have skipped, and records the event as an issue.
