@@ -117,8 +117,14 @@ async def _keys_rotate(args: argparse.Namespace, s: Settings) -> int:
     return 0
 
 
+_shown: list[HaloResource] = []  # the resource whose line the bar is rewriting
+
+
 def _bar(run: SyncRun, phase: HaloResource, page_no: int, record_count: int | None) -> None:
-    """One line per resource, rewritten in place: `Invoice  [#######.....]  37/50 pages  +12 ~3 =3650`."""
+    """One line per resource, rewritten in place: `Invoice  [#######.....]  37/50 pages  new 12 ...`."""
+    if _shown and _shown[-1] is not phase:
+        print()
+    _shown[:] = [phase]
     pages = max(1, -(-(record_count or 0) // PAGE_SIZE))
     done = min(page_no, pages)
     filled = int(30 * done / pages)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 _WORDS = "Acme Globex Initech Umbrella Hooli Stark Wayne Wonka Tyrell Cyberdyne Soylent Vandelay".split()
 _ITEMS = ["Managed Services", "Backup", "Microsoft 365", "Endpoint Security", "Onsite Labour", "Firewall"]
 _PRICES = [25.0, 49.5, 99.0, 12.75, 150.0, 8.2]
+CONTRACT_BILLED_FRACTION = 0.7
 
 
 def _clients(state: HaloCore, count: int, rng: random.Random, stamp: str) -> list[Row]:
@@ -45,8 +46,9 @@ def _clients(state: HaloCore, count: int, rng: random.Random, stamp: str) -> lis
     return rows
 
 
-def _contracts(state: HaloCore, clients: list[Row], per_client: int, started: str) -> None:
-    rows, row_id = [], state.contracts.next_id
+def _contracts(state: HaloCore, clients: list[Row], per_client: int, started: str) -> dict[int, int]:
+    """Returns each client's first contract id (what its recurring invoices bill)."""
+    rows, row_id, first = [], state.contracts.next_id, {}
     for client in clients:
         for n in range(per_client):
             rows.append(
@@ -66,8 +68,10 @@ def _contracts(state: HaloCore, clients: list[Row], per_client: int, started: st
                     "last_modified": started,
                 }
             )
+            first.setdefault(client["id"], row_id)
             row_id += 1
     state.contracts.put_many(rows)
+    return first
 
 
 def seed_bulk(
@@ -91,7 +95,7 @@ def seed_bulk(
     days = {d: format_datetime(midnight + timedelta(days=d), naive=naive) for d in range(-366, 61)}
     stamp = state.now_text()
     client_rows = _clients(state, clients, rng, stamp)
-    _contracts(state, client_rows, contracts_per_client, days[-365])
+    billed_by = _contracts(state, client_rows, contracts_per_client, days[-365])
     if not invoices or not client_rows:
         return
     # last_modified rises with the id (with jitter) over the past year, like a real ledger's history.
@@ -143,9 +147,12 @@ def seed_bulk(
             )
             state.payments_by_invoice[inv_id] = [pay_id]
             pay_id += 1
+        # Most of an MSP's invoices are its agreements' recurring bills; the rest are project or ad-hoc work.
+        contract_id = billed_by.get(client["id"]) if rand() < CONTRACT_BILLED_FRACTION else None
         inv_rows.append(
             {
                 "id": inv_id,
+                "contract_id": contract_id,
                 "invoicenumber": f"INV-{inv_id:06d}",
                 "client_id": client["id"],
                 "client_name": client["name"],
