@@ -202,7 +202,12 @@ class PageInfo:
 @strawberry.type
 class Edge(Generic[N]):
     node: N
-    cursor: str
+    key: strawberry.Private[uuid.UUID]
+
+    @strawberry.field(description="Pass as `after` to continue after this node.")
+    def cursor(self) -> str:
+        # Encoded only when asked for (most pages read pageInfo.endCursor instead).
+        return encode_cursor(self.key)
 
 
 @strawberry.type(description="A Relay connection, newest first. Pass `pageInfo.endCursor` as `after`.")
@@ -221,7 +226,7 @@ NodeT = TypeVar("NodeT")
 
 
 def connection_of(page: Page[EntityT], node_of: Callable[[EntityT], NodeT]) -> Connection[NodeT]:
-    edges = [Edge(node=node_of(e), cursor=encode_cursor(e.id)) for e in page.items]
+    edges = [Edge(node=node_of(e), key=e.id) for e in page.items]
     return Connection(edges=edges, page_info=PageInfo(has_next_page=page.has_more, end_cursor=page.next_cursor))
 
 
