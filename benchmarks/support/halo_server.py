@@ -3,8 +3,14 @@
 Serve with `uvicorn benchmarks.support.halo_server:create_app --factory` (`servers.uvicorn_server` does):
 the factory seeds a fresh `HaloState` from BENCH_HALO_CLIENTS, BENCH_HALO_INVOICES, BENCH_HALO_LINES and
 BENCH_HALO_SEED before the server answers, so the sandbox's records live in this process and never in the
-benchmark's (whose memory is what is measured). Besides the sandbox's own routes (`/auth/token`, `/api/...`)
-it answers a few benchmark controls, outside the sandbox's request log and fault injection:
+benchmark's (whose memory is what is measured).
+
+BENCH_HALO_LATENCY_MS (default 0) delays every `/api/...` request by that many milliseconds (asyncio.sleep,
+so concurrent requests wait side by side) before the sandbox serves it: a stand-in for real Halo, which is
+remote and rate-limited. The token endpoint and the benchmark controls below are never delayed.
+
+Besides the sandbox's own routes (`/auth/token`, `/api/...`) it answers a few benchmark controls, outside the
+sandbox's request log and fault injection:
 
 - `GET /health`: 200 once seeded, with the record counts;
 - `POST /bench/token`: a bearer token for a new API application with scope "all" (skips the OAuth form);
@@ -12,11 +18,13 @@ it answers a few benchmark controls, outside the sandbox's request log and fault
   sandbox's own MSP helpers (`HaloState.edit_invoice`, `HaloState.record_payment`): every fifth one that
   still has an amount due gets a part payment, the others a due date a week later. Both bump
   `last_modified`, as Halo does;
-- `GET /bench/stats`: this process's RSS and the number of requests the sandbox logged.
+- `GET /bench/stats`: this process's RSS, the number of requests the sandbox logged, the record counts and
+  the latency in force.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 from datetime import datetime, timedelta
@@ -69,8 +77,14 @@ def change_invoices(state: HaloState, count: int, seed: int) -> dict[str, int]:
     return {"invoices": len(ids), "edited": edited, "payments": paid}
 
 
-def _stats(state: HaloState) -> dict[str, Any]:
+def latency_seconds() -> float:
+    """BENCH_HALO_LATENCY_MS as seconds; a negative value counts as 0."""
+    return max(0.0, float(os.environ.get("BENCH_HALO_LATENCY_MS", "0") or 0)) / 1000
+
+
+def _stats(state: HaloState, latency: float) -> dict[str, Any]:
     return {
+        "latency_ms": round(latency * 1000, 3),
         "rss_bytes": _rss_bytes(),
         "requests_logged": len(state.controls.log),
         "clients": len(state.clients),
@@ -89,12 +103,13 @@ async def _reply(send: Send, status: int, value: Any) -> None:
 
 def create_app() -> ASGIApp:
     state = seeded_state()
+    latency = latency_seconds()
     inner = sandbox_app(state)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""
         if path == "/health" or path == "/bench/stats":
-            await _reply(send, 200, _stats(state))
+            await _reply(send, 200, _stats(state, latency))
         elif path == "/bench/token" and scope["method"] == "POST":
             await _reply(send, 200, {"token": state.issue_token(state.add_application("all")).token})
         elif path == "/bench/change" and scope["method"] == "POST":
@@ -103,6 +118,8 @@ def create_app() -> ASGIApp:
             )
             await _reply(send, 200, change_invoices(state, int(query.get("count", "0")), int(query.get("seed", "0"))))
         else:
+            if latency and (path == "/api" or path.startswith("/api/")):
+                await asyncio.sleep(latency)
             await inner(scope, receive, send)
 
     return app
