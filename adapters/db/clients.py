@@ -15,7 +15,6 @@ from adapters.db.tables import clients
 from domain.clients import Address, Client
 from domain.pagination import Page, PageRequest, page_of
 
-
 # What a Client entity holds, in this order (_to_client unpacks by position); the sync's columns are not read.
 _COLUMNS = [
     clients.c[name]

@@ -279,13 +279,14 @@ class RecordWrites:
             )
 
     async def unseen_invoices(self, run_id: uuid.UUID, *, unpaid_only: bool, limit: int) -> list[str]:
-        """Live Halo invoices this run has not read (of those still owing, with `unpaid_only`)."""
-        unpaid = "AND i.status IN ('open', 'partially_paid') " if unpaid_only else ""
+        """Live Halo invoices this run has not read (of those still owing, with `unpaid_only`). A set
+        difference, which PostgreSQL hashes whatever its statistics of the freshly filled seen table say."""
+        unpaid = "AND status IN ('open', 'partially_paid') " if unpaid_only else ""
         rows = await self._fetch(
-            "SELECT i.external_id FROM invoices i WHERE i.tenant_id = $1 AND i.source = 'halopsa' "
-            f"AND i.content_hash IS DISTINCT FROM 'deleted' {unpaid}AND NOT EXISTS (SELECT 1 FROM sync_seen s "
-            "WHERE s.tenant_id = i.tenant_id AND s.run_id = $2 AND s.external_id = i.external_id) "
-            "ORDER BY i.external_id LIMIT $3",
+            "SELECT external_id FROM (SELECT external_id FROM invoices WHERE tenant_id = $1 "
+            f"AND source = 'halopsa' AND content_hash IS DISTINCT FROM 'deleted' {unpaid}"
+            "EXCEPT SELECT external_id FROM sync_seen WHERE tenant_id = $1 AND run_id = $2) unseen "
+            "ORDER BY external_id LIMIT $3",
             run_id,
             limit,
         )

@@ -40,8 +40,9 @@ from domain.ports import Clock
 
 PAGE_SIZE = 100  # Halo's largest page, as far as public clients know
 MAX_STEP_BACKS = 10  # per phase: a record_count that never settles must not keep the run going forever
-# A full sync refreshes the planner's statistics after these pages of each resource (migration 0003 says why).
-ANALYZE_AFTER_PAGES = frozenset({3, 30, 300})
+# A tenant's first full sync refreshes the planner's statistics after these invoice pages: tables that were
+# empty when its plans were made would otherwise be scanned per inserted line (migration 0003 says why).
+ANALYZE_AFTER_PAGES = frozenset({5, 50, 500})
 _RECORD_PARAMS = {"includedetails": "true", "includelines": "true"}
 
 Progress = Callable[[SyncRun, HaloResource, int, int | None], None]  # run, phase, page, record_count
@@ -262,7 +263,8 @@ class SyncEngine:
             run.checkpoint.record_count = page.record_count
             await tx.save_run(run)
             await tx.commit()
-        if run.mode is SyncMode.FULL and page.page_no in ANALYZE_AFTER_PAGES:
+        first_sync = run.mode is SyncMode.FULL and not run.target.get("watermarks")
+        if first_sync and resource is HaloResource.INVOICES and page.page_no in ANALYZE_AFTER_PAGES:
             async with self.store.transaction() as tx:
                 await tx.analyze()
                 await tx.commit()
@@ -296,9 +298,6 @@ class SyncEngine:
         Halo (full), or are no longer unpaid there (unpaid: paid, voided or deleted since). Each one is read
         again by id before anything changes: a 404 is a deletion, anything else is taken as it now is."""
         unpaid_only = run.mode is SyncMode.UNPAID
-        async with self.store.transaction() as tx:
-            await tx.analyze()  # the seen table was just filled: without statistics the comparison is quadratic
-            await tx.commit()
         done: set[str] = set()
         while True:
             async with self.store.transaction() as tx:

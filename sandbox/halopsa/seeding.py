@@ -48,7 +48,8 @@ def _clients(state: HaloCore, count: int, rng: random.Random, stamp: str) -> lis
 
 def _contracts(state: HaloCore, clients: list[Row], per_client: int, started: str) -> dict[int, int]:
     """Returns each client's first contract id (what its recurring invoices bill)."""
-    rows, row_id, first = [], state.contracts.next_id, {}
+    rows, row_id = [], state.contracts.next_id
+    first: dict[int, int] = {}
     for client in clients:
         for n in range(per_client):
             rows.append(
