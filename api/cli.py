@@ -152,13 +152,19 @@ async def _sync_halopsa(args: argparse.Namespace, s: Settings) -> int:
                 )
                 return 1
             run = SyncRun(new_id(), SyncTrigger.MANUAL, SyncMode(args.mode), SyncStatus.QUEUED, clock.now())
-            await tx.add_run(run)  # run here, not by a worker: no sync.requested event
+            # Run here, not by a worker: no sync.requested event. (If this process dies, the scheduler finds
+            # the run's heartbeat stopped and hands it to a worker, which resumes it.)
+            if not await tx.add_run(run):
+                print("error: another sync run has just started; try again when it ends", file=sys.stderr)
+                return 1
             await tx.commit()
         done = await run_sync(engine, ring, flows, clock, tenant_id, run.id, progress=None if args.json else _bar)
     finally:
         await flows.http.aclose()
         await engine.dispose()
-    assert done is not None
+    if done is None:
+        print(f"error: sync run {run.id} is being run by another process", file=sys.stderr)
+        return 1
     c = done.counts
     data = {
         "run_id": str(done.id), "status": done.status.value, "created": c.created, "updated": c.updated,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
@@ -16,13 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.db.halosync import SqlSyncStore
 from adapters.halopsa.runner import run_sync
-from domain.halosync.runs import SyncMode, SyncTrigger
+from domain.halosync.runs import SyncMode, SyncStatus, SyncTrigger
 from domain.ports import Clock
-from domain.usecases.halosync import queue_run
+from domain.usecases.halosync import clear_full_sync_pending, queue_run, requeue_event
 
 log = logging.getLogger("arbridge.halosync")
 
-# A sync job may run long: pages are committed as they go, and a rerun resumes.
+# A sync job may run long (handle_long_event): pages are committed as they go, and a rerun resumes.
 SYNC_JOB_TIMEOUT = 6 * 3600
 
 
@@ -43,22 +43,52 @@ async def halopsa_connected(ctx: dict[str, Any], tenant_id: uuid.UUID) -> None:
 
 
 async def schedule_halopsa_syncs(ctx: dict[str, Any]) -> int:
-    """Every few minutes: queue an incremental run for each tenant whose interval has passed."""
+    """Every few minutes, per tenant with HaloPSA connected:
+    - a run whose heartbeat stopped (its worker was killed, the CLI interrupted) goes to a worker again;
+    - a full sync when none ever ran, when one is due (`full_sync_every_days`, which finds invoices deleted
+      in Halo without a webhook) or pending (the invoice-number field changed while a run was active);
+    - otherwise an incremental one once its interval has passed."""
     engine: AsyncEngine = ctx["engine"]
     clock: Clock = ctx["clock"]
     now = clock.now()
     async with engine.connect() as conn:
         rows = (await conn.execute(text("SELECT * FROM halopsa_sync_schedule()"))).all()
     queued = 0
-    for tenant_id, interval, last, busy in rows:
-        if busy or interval <= 0 or (last is not None and last > now - timedelta(minutes=interval)):
-            continue
-        mode = SyncMode.INCREMENTAL if last is not None else SyncMode.FULL
+    for row in rows:
         try:
-            async with SqlSyncStore(engine, tenant_id, ctx["ring"]).transaction() as tx:
-                await queue_run(tx, tenant_id, clock, mode, SyncTrigger.SCHEDULE)
-                await tx.commit()
-            queued += 1
+            queued += await _schedule_one(ctx, row, now)
         except Exception:
-            log.exception("queueing the scheduled sync of tenant %s failed; the next tick retries", tenant_id)
+            log.exception("scheduling the sync of tenant %s failed; the next tick retries", row.tenant_id)
     return queued
+
+
+async def _schedule_one(ctx: dict[str, Any], row: Any, now: datetime) -> int:
+    tenant_id: uuid.UUID = row.tenant_id
+    async with SqlSyncStore(ctx["engine"], tenant_id, ctx["ring"]).transaction() as tx:
+        if row.stalled_run is not None:
+            run = await tx.load_run(row.stalled_run, for_update=True)
+            if run is not None and run.status is SyncStatus.RUNNING:
+                log.warning("sync run %s of tenant %s stalled; handing it to a worker again", run.id, tenant_id)
+                await tx.save_run(run)  # a new heartbeat: not handed over again for a while
+                await tx.add_events([requeue_event(tenant_id, run)])
+                await tx.commit()
+            return 0
+        if row.busy:
+            return 0
+        full_due = row.full_every_days > 0 and (
+            row.last_full_at is None or row.last_full_at < now - timedelta(days=row.full_every_days)
+        )
+        interval_passed = row.interval_minutes > 0 and (
+            row.last_requested_at is None or row.last_requested_at < now - timedelta(minutes=row.interval_minutes)
+        )
+        if row.last_requested_at is None or row.full_pending or (full_due and interval_passed):
+            mode = SyncMode.FULL
+        elif interval_passed:
+            mode = SyncMode.INCREMENTAL
+        else:
+            return 0
+        await queue_run(tx, tenant_id, ctx["clock"], mode, SyncTrigger.SCHEDULE)
+        if row.full_pending:
+            await clear_full_sync_pending(tx)
+        await tx.commit()
+        return 1

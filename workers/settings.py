@@ -6,14 +6,14 @@ import asyncio
 import contextlib
 from typing import Any
 
-from arq import cron
+from arq import cron, func
 from arq.worker import Worker
 
 from adapters.clock import SystemClock
 from adapters.config import Settings
 from adapters.crypto import KeyRing
 from adapters.db.engine import app_engine
-from adapters.queue.arq_queue import redis_settings
+from adapters.queue.arq_queue import HANDLE_LONG_EVENT, redis_settings
 from adapters.queue.relay import run_relay
 from adapters.vendor_flows import build_vendor_flows
 from workers.halosync import SYNC_JOB_TIMEOUT, schedule_halopsa_syncs
@@ -49,7 +49,7 @@ async def _shutdown(ctx: dict[str, Any]) -> None:
 
 def build_worker(settings: Settings, *, burst: bool = False, run_relay_task: bool = True, **overrides: Any) -> Worker:
     options: dict[str, Any] = {
-        "functions": [handle_event],
+        "functions": [handle_event, func(handle_event, name=HANDLE_LONG_EVENT, timeout=SYNC_JOB_TIMEOUT)],
         "cron_jobs": [
             cron(purge_idempotency_keys, minute={0, 30}, run_at_startup=False),
             # Daily, off the hour: keeps idle connections' refresh tokens alive.
@@ -66,7 +66,7 @@ def build_worker(settings: Settings, *, burst: bool = False, run_relay_task: boo
         "poll_delay": POLL_DELAY,
         "queue_read_limit": QUEUE_READ_LIMIT,
         "max_tries": 10,
-        "job_timeout": SYNC_JOB_TIMEOUT,  # event jobs may run a HaloPSA sync (resumable if cut short)
+        "job_timeout": 120,  # long work (HaloPSA syncs) runs as handle_long_event, with its own timeout
         "keep_result": 24 * 3600,  # the job-id dedup window for relayed events
         "burst": burst,
         "handle_signals": False,

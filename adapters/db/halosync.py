@@ -3,9 +3,10 @@ halosync_records.py. Each `transaction()` is one tenant's transaction on the app
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -72,10 +73,13 @@ class SqlSyncTransaction(SqlUnitOfWork, RecordWrites):
 
     # -- runs -------------------------------------------------------------------------------------------
 
-    async def add_run(self, run: SyncRun) -> None:
-        await self._execute(
+    async def add_run(self, run: SyncRun) -> bool:
+        """False when another page-reading run is already queued or running (the unique index says so)."""
+        rows = await self._fetch(
             "INSERT INTO sync_runs (tenant_id, id, trigger, mode, status, requested_at, target) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7::text::jsonb)",
+            "VALUES ($1, $2, $3, $4, $5, $6, $7::text::jsonb) "
+            "ON CONFLICT (tenant_id) WHERE status IN ('queued', 'running') AND mode <> 'record' DO NOTHING "
+            "RETURNING id",
             run.id,
             run.trigger.value,
             run.mode.value,
@@ -83,6 +87,7 @@ class SqlSyncTransaction(SqlUnitOfWork, RecordWrites):
             run.requested_at,
             json.dumps(run.target),
         )
+        return bool(rows)
 
     async def load_run(self, run_id: uuid.UUID, *, for_update: bool = False) -> SyncRun | None:
         lock = " FOR UPDATE" if for_update else ""
@@ -97,7 +102,7 @@ class SqlSyncTransaction(SqlUnitOfWork, RecordWrites):
         await self._execute(
             "UPDATE sync_runs SET status = $3, created = $4, updated = $5, unchanged = $6, failed = $7, "
             "issues = $8, checkpoint = $9::text::jsonb, started_at = $10, finished_at = $11, error = $12, "
-            "target = $13::text::jsonb WHERE tenant_id = $1 AND id = $2",
+            "target = $13::text::jsonb, heartbeat_at = now() WHERE tenant_id = $1 AND id = $2",
             run.id,
             run.status.value,
             c.created,
@@ -216,6 +221,20 @@ class SqlSyncStore:
 
     def transaction(self) -> SqlSyncTransaction:
         return SqlSyncTransaction(self.engine, self.tenant_id, self.ring)
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self, run_id: uuid.UUID) -> AsyncIterator[bool]:
+        """A session advisory lock on its own connection, keyed by the run: PostgreSQL releases it when the
+        holder's connection ends, so a killed worker or an interrupted CLI never leaves a run locked."""
+        key = int.from_bytes(run_id.bytes[:8], "big", signed=True)
+        async with self.engine.connect() as conn:
+            raw = await driver(conn)
+            mine = bool(await raw.fetchval("SELECT pg_try_advisory_lock($1)", key))
+            try:
+                yield mine
+            finally:
+                if mine:
+                    await raw.fetchval("SELECT pg_advisory_unlock($1)", key)
 
 
 __all__ = ["SqlSyncStore", "SqlSyncTransaction", "driver"]

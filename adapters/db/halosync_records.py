@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from domain.events import DomainEvent
 from domain.halopsa import HaloResource
 from domain.halosync.ports import InvoiceWrite, StoredInvoice, StoredRef
-from domain.halosync.records import HaloAgreement, HaloClient, HaloPayment
+from domain.halosync.records import HaloAgreement, HaloClient, HaloLine, HaloPayment
 from domain.ids import new_id
 
 _REF_TABLES = {
@@ -154,6 +154,17 @@ class RecordWrites:
     async def write_invoices(self, rows: Sequence[InvoiceWrite], now: datetime) -> set[uuid.UUID]:
         if not rows:
             return set()
+        # Numbers moving between invoices of this page (A takes B's, B takes A's) would collide row by row in
+        # the unique index; flagged for the moment, they are out of it until the upsert sets them right.
+        renumbered = [w.id for w in rows if not w.is_new]
+        if renumbered:
+            await self._execute(
+                "UPDATE invoices i SET number_issue = 'duplicate' "
+                "FROM unnest($2::uuid[], $3::text[]) AS u(id, number) "
+                "WHERE i.tenant_id = $1 AND i.id = u.id AND i.number <> u.number AND i.number_issue IS NULL",
+                renumbered,
+                [w.number for w in rows if not w.is_new],
+            )
         i = [w.record for w in rows]
         written = await self._fetch(
             """
@@ -176,9 +187,10 @@ class RecordWrites:
                 status = EXCLUDED.status, voided_at = EXCLUDED.voided_at, content_hash = EXCLUDED.content_hash,
                 number_issue = EXCLUDED.number_issue, agreement_external_ids = EXCLUDED.agreement_external_ids,
                 external_modified_at = EXCLUDED.external_modified_at, updated_at = EXCLUDED.updated_at
-            WHERE invoices.external_modified_at IS NULL
-               OR invoices.external_modified_at <= EXCLUDED.external_modified_at
-            RETURNING id
+            WHERE invoices.content_hash IS DISTINCT FROM EXCLUDED.content_hash
+              AND (invoices.external_modified_at IS NULL
+                   OR invoices.external_modified_at <= EXCLUDED.external_modified_at)
+            RETURNING id, external_id
             """,
             [w.id for w in rows],
             [w.client_id for w in rows],
@@ -198,18 +210,25 @@ class RecordWrites:
             [x.modified_at for x in i],
             now,
         )
-        ids = {r[0] for r in written}
-        await self._write_lines([w for w in rows if w.id in ids])
-        return ids
+        by_external = {w.record.external_id: w for w in rows}
+        # (invoice id, its lines, whether it had lines before). An id not the one we gave a new invoice: another
+        # transaction created it first and ours updated it; its lines are replaced too, and the caller emits
+        # nothing for it (its creator did).
+        targets = [
+            (row_id, by_external[ext].record.lines, row_id != by_external[ext].id or not by_external[ext].is_new)
+            for row_id, ext in written
+        ]
+        await self._write_lines(targets)
+        return {row_id for row_id, _ in written}
 
-    async def _write_lines(self, rows: Sequence[InvoiceWrite]) -> None:
+    async def _write_lines(self, targets: Sequence[tuple[uuid.UUID, Sequence[HaloLine], bool]]) -> None:
         """Lines are replaced whole: Halo's line ids are not stable across edits of an invoice."""
-        changed = [w.id for w in rows if not w.is_new]
-        if changed:
+        replaced = [invoice_id for invoice_id, _, existed in targets if existed]
+        if replaced:
             await self._execute(
-                "DELETE FROM invoice_lines WHERE tenant_id = $1 AND invoice_id = ANY($2::uuid[])", changed
+                "DELETE FROM invoice_lines WHERE tenant_id = $1 AND invoice_id = ANY($2::uuid[])", replaced
             )
-        lines = [(w.id, ln) for w in rows for ln in w.record.lines]
+        lines = [(invoice_id, ln) for invoice_id, record_lines, _ in targets for ln in record_lines]
         if not lines:
             return
         await self._execute(
@@ -311,7 +330,7 @@ class RecordWrites:
         )
         return [r[0] for r in rows]
 
-    async def refresh_contract_billing(self, subtypes: Sequence[str]) -> None:
+    async def refresh_contract_billing(self, subtypes: Sequence[str], only: Sequence[str] | None = None) -> None:
         await self._execute(
             """
             UPDATE invoices i SET contract_billed = x.billed
@@ -321,10 +340,12 @@ class RecordWrites:
                     AND a.external_id = ANY(v.agreement_external_ids) AND a.subtype = ANY($2::text[])
                 ) AS billed
                 FROM invoices v WHERE v.tenant_id = $1 AND v.source = 'halopsa'
+                  AND ($3::text[] IS NULL OR v.external_id = ANY($3::text[]))
             ) x
             WHERE i.tenant_id = $1 AND i.id = x.id AND i.contract_billed IS DISTINCT FROM x.billed
             """,
             list(subtypes),
+            None if only is None else list(only),
         )
 
     async def add_events(self, events: Sequence[DomainEvent]) -> None:

@@ -276,6 +276,7 @@ sync_runs = Table(
     _ts("requested_at"),
     _ts("started_at", nullable=True),
     _ts("finished_at", nullable=True),
+    _ts("heartbeat_at", nullable=True),
 )
 
 sync_issues = Table(

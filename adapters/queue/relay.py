@@ -28,7 +28,7 @@ async def relay_once(engine: AsyncEngine, redis: ArqRedis, queue_name: str, batc
         if not pending:
             return 0
         for event in pending:
-            await enqueue_event(redis, queue_name, str(event.tenant_id), str(event.id))
+            await enqueue_event(redis, queue_name, str(event.tenant_id), str(event.id), event.event_type)
         await mark_dispatched(conn, pending)
     return len(pending)
 

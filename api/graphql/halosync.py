@@ -179,6 +179,9 @@ class HaloSyncSettings:
     interval_minutes: int = strawberry.field(description="Between scheduled incremental syncs; 0: no schedule.")
     currency: str = strawberry.field(description="For HaloPSA clients that have none.")
     overlap_minutes: int = strawberry.field(description="How far behind the last change incremental syncs re-read.")
+    full_sync_every_days: int = strawberry.field(
+        description="Scheduled full syncs (which find invoices deleted in HaloPSA) this often; 0: never."
+    )
 
     @staticmethod
     def of(s: SyncSettings) -> HaloSyncSettings:
@@ -188,6 +191,7 @@ class HaloSyncSettings:
             interval_minutes=s.interval_minutes,
             currency=s.currency,
             overlap_minutes=s.overlap_minutes,
+            full_sync_every_days=s.full_sync_every_days,
         )
 
 
@@ -211,6 +215,7 @@ class UpdateHaloSyncSettingsInput:
     interval_minutes: int | None = None
     currency: str | None = None
     overlap_minutes: int | None = None
+    full_sync_every_days: int | None = None
 
     def applied_to(self, current: SyncSettings) -> SyncSettings:
         changes: dict[str, object] = {}
@@ -218,7 +223,7 @@ class UpdateHaloSyncSettingsInput:
             changes["invoice_number_field"] = DomainInvoiceNumberField(self.invoice_number_field.value)
         if self.contract_billed_subtypes is not None:
             changes["contract_billed_subtypes"] = frozenset(self.contract_billed_subtypes)
-        for name in ("interval_minutes", "currency", "overlap_minutes"):
+        for name in ("interval_minutes", "currency", "overlap_minutes", "full_sync_every_days"):
             if (value := getattr(self, name)) is not None:
                 changes[name] = value
         return dataclasses.replace(current, **changes)  # type: ignore[arg-type]

@@ -207,18 +207,25 @@ async def halopsa_webhook(request: Request[Any, Any, Any], tenant_id: str) -> Re
         tenant = uuid.UUID(tenant_id)
     except ValueError:
         raise _refused() from None
-    try:
-        payload = msgspec.json.decode(await request.body())
-    except msgspec.DecodeError as exc:
-        raise Problem(400, "malformed_json", f"The request body is not valid JSON: {exc}.") from None
-    if not isinstance(payload, dict):
-        raise Problem(400, "malformed_json", "The body must be one JSON object.")
-    if _has_nul(payload):
-        raise Problem(400, "malformed_json", "The body must not contain U+0000.")
     services = services_of(request.app.state)
+    presented = _presented_secret(request)
     async with sync_transaction(services, tenant) as tx:
+        # The sender is checked before its body is even read: a stranger's body costs us nothing.
         try:
-            run = await uc.accept_webhook(tx, tx, services.clock, _presented_secret(request), payload)
+            await uc.check_webhook_secret(tx, presented)
+        except uc.WebhookRefused:
+            raise _refused() from None
+        try:
+            payload = msgspec.json.decode(await request.body())
+            has_nul = _has_nul(payload)
+        except (msgspec.DecodeError, RecursionError) as exc:  # RecursionError: nested thousands deep
+            raise Problem(400, "malformed_json", f"The request body is not valid JSON: {exc}.") from None
+        if not isinstance(payload, dict):
+            raise Problem(400, "malformed_json", "The body must be one JSON object.")
+        if has_nul:
+            raise Problem(400, "malformed_json", "The body must not contain U+0000.")
+        try:
+            run = await uc.accept_webhook(tx, tx, services.clock, presented, payload)
         except uc.WebhookRefused:
             raise _refused() from None
         await tx.commit()

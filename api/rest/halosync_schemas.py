@@ -123,6 +123,7 @@ class SyncSettingsOut(msgspec.Struct):
     interval_minutes: int
     currency: str
     overlap_minutes: int
+    full_sync_every_days: int
     object: str = "halopsa_sync_settings"
 
     @staticmethod
@@ -133,18 +134,21 @@ class SyncSettingsOut(msgspec.Struct):
             interval_minutes=s.interval_minutes,
             currency=s.currency,
             overlap_minutes=s.overlap_minutes,
+            full_sync_every_days=s.full_sync_every_days,
         )
 
 
 class UpdateSyncSettingsIn(msgspec.Struct, forbid_unknown_fields=True):
     """Only the fields sent change. Changing `invoice_number_field` queues a full sync (every number moves);
-    `contract_billed_subtypes` re-flags the synced agreements at once; `interval_minutes` 0 stops the schedule."""
+    `contract_billed_subtypes` re-flags the synced agreements at once; `interval_minutes` 0 stops the schedule;
+    `full_sync_every_days` (default 7, 0: never) schedules the full syncs that find invoices deleted in Halo."""
 
     invoice_number_field: str | None = None
     contract_billed_subtypes: list[str] | None = None
     interval_minutes: int | None = None
     currency: str | None = None
     overlap_minutes: int | None = None
+    full_sync_every_days: int | None = None
 
     def applied_to(self, current: SyncSettings) -> SyncSettings:
         """The current settings with these changes, checked; every field's problem is reported at once."""
@@ -165,6 +169,9 @@ class UpdateSyncSettingsIn(msgspec.Struct, forbid_unknown_fields=True):
             interval_minutes=current.interval_minutes if self.interval_minutes is None else self.interval_minutes,
             currency=current.currency if self.currency is None else self.currency,
             overlap_minutes=current.overlap_minutes if self.overlap_minutes is None else self.overlap_minutes,
+            full_sync_every_days=(
+                current.full_sync_every_days if self.full_sync_every_days is None else self.full_sync_every_days
+            ),
         )
         try:
             wanted = wanted.validated()

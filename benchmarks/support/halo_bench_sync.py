@@ -68,6 +68,7 @@ async def sync(
             run = await engine.run(run_id)
     finally:
         await http.aclose()
+    assert run is not None, "nothing else runs this run"
     m.extra = {
         "mode": mode.value,
         "status": run.status.value,

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ from domain.halosync.records import BadRecord, instant_of
 from domain.halosync.runs import PHASES, FoundIssue, IssueKind, SyncMode, SyncRun, SyncStatus
 from domain.halosync.settings import SyncSettings
 from domain.ports import Clock
+
+log = logging.getLogger("arbridge.halosync")
 
 PAGE_SIZE = 100  # Halo's largest page, as far as public clients know
 MAX_STEP_BACKS = 10  # per phase: a record_count that never settles must not keep the run going forever
@@ -133,16 +136,23 @@ class SyncEngine:
     ) -> None:
         self.store, self.reader, self.clock, self.settings = store, reader, clock, settings
         self.tenant_id, self.page_size, self.progress = tenant_id, page_size, progress
+        self._newest_first = False  # whether the phase being read runs newest first (incremental)
 
-    async def run(self, run_id: uuid.UUID) -> SyncRun:
+    async def run(self, run_id: uuid.UUID) -> SyncRun | None:
+        """Run (or resume) a queued run. None when another process is running it right now."""
+        async with self.store.exclusive(run_id) as mine:
+            if not mine:
+                return None
+            return await self._run(run_id)
+
+    async def _run(self, run_id: uuid.UUID) -> SyncRun:
         async with self.store.transaction() as tx:
             run = await tx.load_run(run_id, for_update=True)
             if run is None:
                 raise RunNotFound(str(run_id))
             if run.status in (SyncStatus.SUCCEEDED, SyncStatus.FAILED):
                 return run  # a redelivered job: the run is over
-            resumed = run.status is SyncStatus.RUNNING
-            if not resumed:
+            if run.status is SyncStatus.QUEUED:
                 run.status, run.started_at = SyncStatus.RUNNING, self.clock.now()
                 run.target.setdefault("watermarks", await tx.last_high_water())
             await tx.save_run(run)
@@ -151,20 +161,28 @@ class SyncEngine:
             if run.mode is SyncMode.RECORD:
                 await self._record(run)
             else:
-                await self._phases(run, resumed)
+                await self._phases(run)
         except HaloReadFailed as exc:
             return await self._finish(run, SyncStatus.FAILED, exc.reason)
         except _Stop as exc:
             return await self._finish(run, SyncStatus.FAILED, str(exc))
+        except Exception as exc:
+            # Not Halo's doing (a value the database refused, a bug): the run ends, failed, with what it kept,
+            # rather than staying "running" and blocking the tenant's next syncs. Cancellation (a shutdown or
+            # a timeout) is not an Exception: that run stays resumable.
+            log.exception("sync run %s failed", run.id)
+            return await self._finish(run, SyncStatus.FAILED, f"internal error ({type(exc).__name__}); see the logs")
         return await self._finish(run, SyncStatus.SUCCEEDED, None)
 
-    async def _phases(self, run: SyncRun, resumed: bool) -> None:
+    async def _phases(self, run: SyncRun) -> None:
         overlap = timedelta(minutes=self.settings.overlap_minutes)
         watermarks = run.target.get("watermarks", {})
         while run.checkpoint.phase < len(PHASES):
             resource = PHASES[run.checkpoint.phase]
             phase = _phase(resource, run.mode, watermarks, overlap)
             if phase is not None:
+                if phase.stop_before is None and run.checkpoint.page_no == 0:
+                    await self._mark_newest(run, phase)
                 await self._pages(run, phase)
                 if resource is HaloResource.INVOICES and run.mode in (SyncMode.FULL, SyncMode.UNPAID):
                     await self._sweep(run)
@@ -179,6 +197,7 @@ class SyncEngine:
         our database work overlap instead of adding up."""
         cp = run.checkpoint
         page_no = cp.page_no + 1
+        self._newest_first = phase.stop_before is not None
         pending: asyncio.Future[HaloPage] | None = self._fetch(phase, page_no)
         try:
             while pending is not None:
@@ -200,6 +219,21 @@ class SyncEngine:
                 pending.cancel()
                 with contextlib.suppress(asyncio.CancelledError, HaloReadFailed):
                     await pending
+
+    async def _mark_newest(self, run: SyncRun, phase: _Phase) -> None:
+        """Before reading a resource by id: its newest change now is the next incremental run's watermark.
+        (The newest among the records read would be later than changes made to pages already read while the
+        run went on, and the next run would stop before reaching them.)"""
+        key = _MODIFIED.get(phase.resource)
+        if key is None:
+            return  # payments: the highest id read is their mark
+        newest = await self.reader.page(phase.resource, 1, 1, {**phase.params, "order": key, "orderdesc": "true"})
+        mark = _newest(phase.resource, newest.records[:1], run.checkpoint.high_water.get(phase.resource.value))
+        if mark is not None:
+            run.checkpoint.high_water[phase.resource.value] = mark
+            async with self.store.transaction() as tx:
+                await tx.save_run(run)
+                await tx.commit()
 
     def _fetch(self, phase: _Phase, page_no: int) -> asyncio.Future[HaloPage]:
         return asyncio.ensure_future(self.reader.page(phase.resource, page_no, self.page_size, phase.params))
@@ -226,12 +260,13 @@ class SyncEngine:
         shift = abs(page.record_count - before)
         return -(-shift // page.page_size)  # ceil: the pages the shift could have moved records across
 
-    async def _take(self, run: SyncRun, resource: HaloResource, page: HaloPage) -> None:
+    async def _take(self, run: SyncRun, resource: HaloResource, page: HaloPage, *, paged: bool = True) -> None:
+        """Write one page (or, `paged` False, one record read by id: the checkpoint is left as it is)."""
         now = self.clock.now()
         issues: list[FoundIssue] = []
         records = [r for r in page.records if isinstance(r, dict)]
         before = run.checkpoint.record_count
-        if before is not None and page.record_count != before:
+        if paged and before is not None and page.record_count != before:
             issues.append(
                 FoundIssue(
                     IssueKind.INCONSISTENT_PAGING,
@@ -252,15 +287,20 @@ class SyncEngine:
                     await tx.mark_seen(run.id, [str(i) for i in seen])
             else:
                 counts, found = await pages.take_payments(tx, records, self.settings, now)
-            found = issues + found
+            # One issue per problem and record (a duplicate number is found from both sides of the pair).
+            found = list({(i.kind, i.resource, i.external_id): i for i in issues + found}.values())
             await tx.record_issues(found, run.id, now)
             run.counts.add(counts)
             run.issues += len(found)
-            mark = _newest(resource, records, run.checkpoint.high_water.get(resource.value))
-            if mark is not None:
-                run.checkpoint.high_water[resource.value] = mark
-            run.checkpoint.page_no = page.page_no
-            run.checkpoint.record_count = page.record_count
+            # Read newest first (incremental), a page's records carry the watermark; read by id, the newest
+            # record was noted before the first page (_mark_newest). Payments' mark is their highest id.
+            if paged and (self._newest_first or resource is HaloResource.PAYMENTS):
+                mark = _newest(resource, records, run.checkpoint.high_water.get(resource.value))
+                if mark is not None:
+                    run.checkpoint.high_water[resource.value] = mark
+            if paged:
+                run.checkpoint.page_no = page.page_no
+                run.checkpoint.record_count = page.record_count
             await tx.save_run(run)
             await tx.commit()
         first_sync = run.mode is SyncMode.FULL and not run.target.get("watermarks")
@@ -280,7 +320,7 @@ class SyncEngine:
             return
         if resource is HaloResource.INVOICES:
             await self._known_client(run, raw.get("client_id"))
-        await self._take(run, resource, HaloPage([raw], 1, 1, 1))
+        await self._take(run, resource, HaloPage([raw], 1, 1, 1), paged=False)
 
     async def _known_client(self, run: SyncRun, client_id: Any) -> None:
         """An invoice for a client created since the last sync: take the client first."""
@@ -291,7 +331,7 @@ class SyncEngine:
         if not known:
             raw = await self.reader.record(HaloResource.CLIENTS, client_id)
             if raw is not None:
-                await self._take(run, HaloResource.CLIENTS, HaloPage([raw], 1, 1, 1))
+                await self._take(run, HaloResource.CLIENTS, HaloPage([raw], 1, 1, 1), paged=False)
 
     async def _sweep(self, run: SyncRun) -> None:
         """After a full (or unpaid) read of the invoices: those held here that it did not read were deleted in
@@ -312,7 +352,7 @@ class SyncEngine:
                 if raw is None:
                     await self._deleted(run, external_id)
                 else:
-                    await self._take(run, HaloResource.INVOICES, HaloPage([raw], 1, 1, 1))
+                    await self._take(run, HaloResource.INVOICES, HaloPage([raw], 1, 1, 1), paged=False)
                 async with self.store.transaction() as tx:
                     await tx.mark_seen(run.id, [external_id])
                     await tx.commit()
@@ -333,9 +373,11 @@ class SyncEngine:
     async def _finish(self, run: SyncRun, status: SyncStatus, error: str | None) -> SyncRun:
         now = self.clock.now()
         async with self.store.transaction() as tx:
-            if status is SyncStatus.SUCCEEDED:
-                await tx.settle_duplicates(now)
-                await tx.refresh_contract_billing(sorted(self.settings.contract_billed_subtypes))
+            await tx.forget_seen(run.id)
+            await tx.settle_duplicates(now)
+            # Also after a failed run: the invoices it did write are flagged by the agreements they bill.
+            only = [str(run.target["id"])] if run.mode is SyncMode.RECORD else None
+            await tx.refresh_contract_billing(sorted(self.settings.contract_billed_subtypes), only)
             run.status, run.finished_at, run.error = status, now, error
             await tx.save_run(run)
             await tx.commit()

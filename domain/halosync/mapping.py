@@ -25,10 +25,11 @@ from domain.halosync.records import (
     minor_of,
     optional_instant,
     optional_minor,
+    small_int,
     text_of,
 )
 from domain.halosync.settings import InvoiceNumberField, SyncSettings
-from domain.money import is_currency
+from domain.money import MAX_MINOR, is_currency, round_minor
 
 MAX_LINES = 500
 
@@ -51,7 +52,6 @@ def client_of(raw: dict[str, Any]) -> HaloClient:
 def agreement_of(raw: dict[str, Any], currency: str) -> HaloAgreement:
     start = optional_instant(raw.get("start_date"), "start_date")
     end = optional_instant(raw.get("end_date"), "end_date")
-    period = raw.get("billingperiod")
     return HaloAgreement(
         external_id=str(int_id(raw.get("id"), "id")),
         client_external_id=str(int_id(raw.get("client_id"), "client_id")),
@@ -61,7 +61,7 @@ def agreement_of(raw: dict[str, Any], currency: str) -> HaloAgreement:
         start_date=start.date() if start else None,
         end_date=end.date() if end else None,
         active=raw.get("active") is not False,
-        billing_period=period if isinstance(period, int) and not isinstance(period, bool) else None,
+        billing_period=small_int(raw.get("billingperiod")),
         period_charge=optional_minor(raw.get("periodchargeamount"), "periodchargeamount", currency),
         modified_at=optional_instant(raw.get("last_modified"), "last_modified"),
     )
@@ -95,7 +95,9 @@ def _line(raw: Any, position: int, currency: str) -> HaloLine:
         raise BadRecord(f"{at} quantity is too large ({raw.get('qty_order')})")
     unit = minor_of(raw.get("unit_price") or 0, f"{at} unit price", currency)
     net = raw.get("net_amount")
-    amount = minor_of(net, f"{at} net amount", currency) if net is not None else unit * int(quantity)
+    amount = minor_of(net, f"{at} net amount", currency) if net is not None else round_minor(quantity * unit)
+    if amount > MAX_MINOR:
+        raise BadRecord(f"{at} amount is too large")
     description = text_of(raw.get("item_shortdescription")) or text_of(raw.get("item_code")) or f"Line {position + 1}"
     return HaloLine(
         position=position,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 from types import TracebackType
@@ -114,11 +115,15 @@ class SyncTransaction(Protocol):
     async def settle_duplicates(self, now: datetime) -> None:
         """Clear the duplicate flag (and its issue) on invoices whose number is now unique."""
 
-    async def refresh_contract_billing(self, subtypes: Sequence[str]) -> None:
-        """Re-derive each Halo invoice's contract-billed flag from its agreements' subtypes."""
+    async def refresh_contract_billing(self, subtypes: Sequence[str], only: Sequence[str] | None = None) -> None:
+        """Re-derive Halo invoices' contract-billed flags from their agreements' subtypes (`only`: these
+        external ids)."""
 
     async def add_events(self, events: Sequence[DomainEvent]) -> None: ...
 
 
 class SyncStore(Protocol):
     def transaction(self) -> SyncTransaction: ...
+
+    def exclusive(self, run_id: uuid.UUID) -> AbstractAsyncContextManager[bool]:
+        """Held while a run is being run: False when another process holds it (the run is in hand)."""

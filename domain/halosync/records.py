@@ -74,16 +74,24 @@ def date_of(value: Any, field: str) -> date:
 
 
 def int_id(value: Any, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
         raise BadRecord(f"{field} is not a Halo id: {str(value)[:40]!r}")
     return value
 
 
 def text_of(value: Any, limit: int = 500) -> str | None:
+    """Text as PostgreSQL can store it: NUL characters (which it refuses) dropped, trimmed, bounded."""
     if value is None:
         return None
-    text = str(value).strip()
+    text = str(value).replace("\x00", "").strip()
     return text[:limit] or None
+
+
+def small_int(value: Any) -> int | None:
+    """An optional count that fits a 32-bit column; anything else is treated as absent."""
+    if isinstance(value, bool) or not isinstance(value, int) or not -(2**31) <= value < 2**31:
+        return None
+    return value
 
 
 def content_hash(record: object) -> str:

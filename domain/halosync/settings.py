@@ -26,6 +26,8 @@ class SyncSettings:
     # Agreement subtypes whose invoices are billed under contract: eligible for contract-based autopay.
     contract_billed_subtypes: frozenset[str] = field(default_factory=frozenset)
     interval_minutes: int = 60  # scheduled incremental syncs; 0 turns the schedule off
+    # A scheduled full sync this often finds invoices deleted in Halo when no webhook said so; 0: never.
+    full_sync_every_days: int = 7
     currency: str = "USD"  # for clients Halo gives no currency
     # Incremental syncs re-read this far behind the last one's newest change, so a record saved in the same
     # instant as the watermark (or by a Halo server whose clock lags) is not missed.
@@ -40,6 +42,7 @@ class SyncSettings:
         )
         v.check(is_currency(self.currency.upper()), "currency", f"{self.currency!r} is not an ISO 4217 currency code")
         v.check(0 <= self.overlap_minutes <= 24 * 60, "overlap_minutes", "must be 0 to 1440")
+        v.check(0 <= self.full_sync_every_days <= 365, "full_sync_every_days", "must be 0 (never) to 365")
         v.check(
             all(0 < len(s) <= 100 for s in self.contract_billed_subtypes),
             "contract_billed_subtypes",
@@ -64,4 +67,5 @@ class SyncSettings:
             interval_minutes=int(data.get("interval_minutes", default.interval_minutes)),
             currency=str(data.get("currency", default.currency)),
             overlap_minutes=int(data.get("overlap_minutes", default.overlap_minutes)),
+            full_sync_every_days=int(data.get("full_sync_every_days", default.full_sync_every_days)),
         )

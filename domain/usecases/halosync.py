@@ -39,7 +39,8 @@ WEBHOOK_RESOURCES = {
 
 
 class SyncRuns(Protocol):
-    async def add_run(self, run: SyncRun) -> None: ...
+    async def add_run(self, run: SyncRun) -> bool:
+        """False (nothing added) when a page-reading run is already queued or running."""
 
     async def load_run(self, run_id: uuid.UUID, *, for_update: bool = False) -> SyncRun | None: ...
 
@@ -74,15 +75,29 @@ def _requested(uow_tenant: uuid.UUID, run: SyncRun) -> DomainEvent:
 async def queue_run(
     runs: SyncRuns, tenant_id: uuid.UUID, clock: Clock, mode: SyncMode, trigger: SyncTrigger, **target: Any
 ) -> SyncRun:
-    """Queue a run (or answer the one already queued or running). Caller commits."""
-    if mode is not SyncMode.RECORD:
+    """Queue a run, or answer the one already queued or running (the database allows one at a time per
+    tenant, so two callers racing cannot both queue). Caller commits."""
+    run = SyncRun(new_id(), trigger, mode, SyncStatus.QUEUED, clock.now(), target=dict(target))
+    if not await runs.add_run(run):
         active = await runs.active_run()
         if active is not None:
             return active
-    run = SyncRun(new_id(), trigger, mode, SyncStatus.QUEUED, clock.now(), target=dict(target))
-    await runs.add_run(run)
+        raise RuntimeError("a sync run is active but could not be read")  # the unique index says otherwise
     await runs.add_events([_requested(tenant_id, run)])
     return run
+
+
+async def clear_full_sync_pending(uow: ConnectionsUnitOfWork) -> None:
+    connection = await uow.connections.by_provider(Provider.HALOPSA, for_update=True)
+    if connection is not None and connection.settings.get("sync", {}).get("full_sync_pending"):
+        sync = {k: v for k, v in connection.settings["sync"].items() if k != "full_sync_pending"}
+        connection.settings = {**connection.settings, "sync": sync}
+        await uow.connections.save(connection)
+
+
+def requeue_event(tenant_id: uuid.UUID, run: SyncRun) -> DomainEvent:
+    """Hand a stalled run to a worker again (it resumes from its checkpoint)."""
+    return _requested(tenant_id, run)
 
 
 async def request_sync(
@@ -150,8 +165,15 @@ async def update_settings(
     await uow.connections.save(connection)
     await runs.refresh_contract_billing(sorted(settings.contract_billed_subtypes))
     if previous.invoice_number_field is not settings.invoice_number_field:
-        # Every invoice's number changes: a full sync re-reads them all.
-        await queue_run(runs, uow.tenant_id, clock, SyncMode.FULL, SyncTrigger.MANUAL)
+        # Every invoice's number changes: a full sync re-reads them all. When a run is active, the scheduler
+        # queues the full sync as soon as it ends (the flag stays until a full run is queued).
+        run = await queue_run(runs, uow.tenant_id, clock, SyncMode.FULL, SyncTrigger.MANUAL)
+        if run.mode is not SyncMode.FULL:
+            connection.settings = {
+                **connection.settings,
+                "sync": {**connection.settings["sync"], "full_sync_pending": True},
+            }
+            await uow.connections.save(connection)
     return settings
 
 
@@ -180,18 +202,25 @@ class WebhookRefused(Exception):
     pass
 
 
+async def check_webhook_secret(uow: ConnectionsUnitOfWork, presented: str | None) -> None:
+    """Raises WebhookRefused unless `presented` is the tenant's current webhook secret (compared in constant
+    time, on digests: the secret itself is never stored)."""
+    connection = await uow.connections.by_provider(Provider.HALOPSA)
+    expected = connection.settings.get("sync", {}).get("webhook_secret_sha256") if connection else None
+    if not expected or not presented or not hmac.compare_digest(_digest(presented), expected):
+        raise WebhookRefused("unknown webhook secret")
+
+
 async def accept_webhook(
     runs: SyncRuns, uow: ConnectionsUnitOfWork, clock: Clock, presented: str | None, payload: dict[str, Any]
 ) -> SyncRun | None:
     """Check the shared secret, keep the delivery once, queue a re-read of the record it names.
 
     None for a redelivery or an event about something the sync does not copy. Caller commits."""
-    connection = await uow.connections.by_provider(Provider.HALOPSA)
-    expected = connection.settings.get("sync", {}).get("webhook_secret_sha256") if connection else None
-    if not expected or not presented or not hmac.compare_digest(_digest(presented), expected):
-        raise WebhookRefused("unknown webhook secret")
+    await check_webhook_secret(uow, presented)
     event, event_id, entity_id = payload.get("event"), payload.get("id"), payload.get("entity_id")
-    if not isinstance(event, str) or not isinstance(event_id, str) or not isinstance(entity_id, int):
+    valid_id = isinstance(entity_id, int) and not isinstance(entity_id, bool) and 0 < entity_id < 2**63
+    if not isinstance(event, str) or not isinstance(event_id, str) or not valid_id:
         raise ValidationFailed([FieldError("body", "expected Halo's webhook payload: id, event, entity_id")])
     if not await runs.receive_webhook(event_id, event, payload, clock.now()):
         return None

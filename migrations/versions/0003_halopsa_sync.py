@@ -113,11 +113,16 @@ def upgrade() -> None:
         requested_at timestamptz NOT NULL,
         started_at timestamptz,
         finished_at timestamptz,
+        -- Written with every page: a running run whose heartbeat stops was cut short (a killed worker, a
+        -- Ctrl-C'd CLI); the scheduler hands it to a worker again, which resumes it.
+        heartbeat_at timestamptz,
         PRIMARY KEY (tenant_id, id)
     );
     CREATE INDEX sync_runs_recent ON sync_runs (tenant_id, provider, requested_at DESC);
     -- The scheduler asks "when did this tenant last sync?" across tenants.
-    CREATE INDEX sync_runs_active ON sync_runs (tenant_id) WHERE status IN ('queued', 'running');
+    -- At most one page-reading run per tenant at a time (record runs, one record each, may overlap).
+    CREATE UNIQUE INDEX sync_runs_active ON sync_runs (tenant_id)
+        WHERE status IN ('queued', 'running') AND mode <> 'record';
 
     CREATE TABLE sync_issues (
         tenant_id uuid NOT NULL,
@@ -170,13 +175,21 @@ def upgrade() -> None:
     run_script(f"""
     -- The scheduler: tenants with HaloPSA connected, their sync interval, and their last run's request time.
     CREATE FUNCTION halopsa_sync_schedule()
-    RETURNS TABLE (tenant_id uuid, interval_minutes int, last_requested_at timestamptz, busy boolean)
+    RETURNS TABLE (tenant_id uuid, interval_minutes int, full_every_days int, last_requested_at timestamptz,
+                   last_full_at timestamptz, full_pending boolean, busy boolean, stalled_run uuid)
     LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public AS $$
         SELECT c.tenant_id,
                coalesce((c.settings -> 'sync' ->> 'interval_minutes')::int, 60),
+               coalesce((c.settings -> 'sync' ->> 'full_sync_every_days')::int, 7),
                (SELECT max(r.requested_at) FROM sync_runs r
                  WHERE r.tenant_id = c.tenant_id AND r.mode IN ('full', 'incremental')),
-               EXISTS (SELECT 1 FROM sync_runs r WHERE r.tenant_id = c.tenant_id AND r.status IN ('queued', 'running'))
+               (SELECT max(r.requested_at) FROM sync_runs r
+                 WHERE r.tenant_id = c.tenant_id AND r.mode = 'full' AND r.status = 'succeeded'),
+               coalesce((c.settings -> 'sync' ->> 'full_sync_pending')::boolean, false),
+               EXISTS (SELECT 1 FROM sync_runs r WHERE r.tenant_id = c.tenant_id AND r.status IN ('queued', 'running')
+                       AND r.mode <> 'record'),
+               (SELECT r.id FROM sync_runs r WHERE r.tenant_id = c.tenant_id AND r.status = 'running'
+                  AND coalesce(r.heartbeat_at, r.started_at) < now() - interval '15 minutes' LIMIT 1)
         FROM connections c
         WHERE c.provider = 'halopsa' AND c.status = 'active'
     $$;

@@ -188,6 +188,7 @@ async def test_settings_read_change_and_validate(tenant_a: Api, halo: tuple[Halo
         "interval_minutes": 60,
         "currency": "USD",
         "overlap_minutes": 10,
+        "full_sync_every_days": 7,
         "object": "halopsa_sync_settings",
     }
 

@@ -65,7 +65,9 @@ class Synced:
         engine = SyncEngine(
             self.store, reader or self.reader(), SystemClock(), self.settings, self.tenant_id, page_size=self.page_size
         )
-        return await engine.run(run_id)
+        run = await engine.run(run_id)
+        assert run is not None, "another engine holds this run"
+        return run
 
     async def scalar(self, sql: str, **params: Any) -> Any:
         async with self.store.transaction() as tx:

@@ -13,7 +13,6 @@ import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -24,22 +23,18 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.clock import SystemClock
 from adapters.config import Settings
-from adapters.crypto import KeyRing
 from adapters.db.halosync import SqlSyncStore
 from adapters.queue.relay import relay_once
 from api import cli
 from domain.halopsa import HaloPage, HaloResource
-from domain.halosync.runs import SyncMode, SyncRun, SyncStatus, SyncTrigger
-from domain.ids import new_id
+from domain.halosync.runs import SyncMode, SyncStatus, SyncTrigger
 from sandbox.halopsa import HaloState, create_app
 from sandbox.router import SandboxRouter
-from tests.conftest import Api, new_tenant, token_for
+from tests.conftest import Api
 from tests.halosync.support import synced
 from tests.integration import outbox_support
 from tests.integration.outbox_support import Queue, feed, run_burst_worker
-from workers.halosync import schedule_halopsa_syncs
 
 queue = outbox_support.queue  # the fixture: a queue of the test's own (earlier tests' outbox rows marked sent)
 
@@ -457,76 +452,6 @@ async def test_a_webhook_landing_mid_sync_is_not_undone_by_the_sync(engine: Asyn
         "SELECT count(*) FROM outbox WHERE tenant_id = :t AND event_type = 'invoice.payment_reversed'"
     )
     assert (await s.scalar(paid_sql, e=str(target)), reversed_) == (1_000, 0)
-
-
-# --- 4. the schedule ------------------------------------------------------------------------------------------
-
-
-async def _tenant(engine: AsyncEngine, client: AsyncTestClient[Any], name: str) -> Api:
-    creds = await new_tenant(engine, name)
-    return Api(client, creds, await token_for(client, creds))
-
-
-async def _past_run(engine: AsyncEngine, api: Api, ago: timedelta, status: SyncStatus = SyncStatus.SUCCEEDED) -> None:
-    """A full run the tenant requested `ago` (as if it had run then)."""
-    at = SystemClock().now() - ago
-    run = SyncRun(new_id(), SyncTrigger.SCHEDULE, SyncMode.FULL, status, at)
-    async with SqlSyncStore(engine, api.tenant_id).transaction() as tx:
-        await tx.add_run(run)
-        await tx.commit()
-
-
-async def test_the_schedule_queues_a_run_only_for_tenants_whose_interval_has_passed(
-    client: AsyncTestClient[Any], halo: Halo, engine: AsyncEngine, settings: Settings
-) -> None:
-    due = await _tenant(engine, client, "Due MSP")  # last run 2 h ago, interval 60 min
-    recent = await _tenant(engine, client, "Recent MSP")  # last run 5 min ago
-    off = await _tenant(engine, client, "Schedule-off MSP")  # interval 0, last run 2 days ago
-    busy = await _tenant(engine, client, "Busy MSP")  # a run still queued from 2 h ago
-    never = await _tenant(engine, client, "Never synced MSP")  # connected, never synced
-    slow = await _tenant(engine, client, "Daily MSP")  # interval 1 day, last run 2 h ago
-    for api in (due, recent, off, busy, never, slow):
-        await connect(api, halo)
-    r = await off.client.patch("/v1/halopsa/settings", json={"interval_minutes": 0}, headers=off.headers)
-    assert r.status_code == 200 and r.json()["interval_minutes"] == 0, r.text
-    r = await slow.client.patch("/v1/halopsa/settings", json={"interval_minutes": 1440}, headers=slow.headers)
-    assert r.status_code == 200, r.text
-    await _past_run(engine, due, timedelta(hours=2))
-    await _past_run(engine, recent, timedelta(minutes=5))
-    await _past_run(engine, off, timedelta(days=2))
-    await _past_run(engine, busy, timedelta(hours=2), SyncStatus.QUEUED)
-    await _past_run(engine, slow, timedelta(hours=2))
-    before = {api.tenant_id: await runs_of(api) for api in (due, recent, off, busy, never, slow)}
-
-    # As the worker's cron calls it (workers/settings.py builds this ctx at startup).
-    ctx: dict[str, Any] = {"engine": engine, "clock": SystemClock(), "ring": KeyRing(settings.encryption_keys)}
-    # The schedule is cross-tenant: tenants other tests left connected may be queued too, so count ours only.
-    assert await schedule_halopsa_syncs(ctx) >= 2
-
-    added = {}
-    for api in (due, recent, off, busy, never, slow):
-        now = await runs_of(api)
-        added[api.tenant_id] = [
-            (r["trigger"], r["mode"], r["status"]) for r in now[: len(now) - len(before[api.tenant_id])]
-        ]
-    assert added[due.tenant_id] == [("schedule", "incremental", "queued")]
-    assert added[never.tenant_id] == [("schedule", "full", "queued")]
-    assert added[recent.tenant_id] == added[off.tenant_id] == added[busy.tenant_id] == added[slow.tenant_id] == []
-
-    # Each queued run carries its sync.requested event, for the relay to hand to a worker.
-    for api in (due, never):
-        run_id = (await runs_of(api))[0]["id"]
-        async with SqlSyncStore(engine, api.tenant_id).transaction() as tx:
-            found = await tx.conn.execute(
-                text("SELECT payload->>'trigger' FROM outbox WHERE event_type = 'sync.requested' AND subject_id = :r"),
-                {"r": uuid.UUID(run_id)},
-            )
-            assert found.scalars().all() == ["schedule"]
-
-    # The next tick finds them busy: nothing more is queued.
-    await schedule_halopsa_syncs(ctx)
-    for api in (due, never):
-        assert len(await runs_of(api)) == len(before[api.tenant_id]) + 1
 
 
 # --- 5. the operator CLI --------------------------------------------------------------------------------------

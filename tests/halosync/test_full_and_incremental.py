@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from domain.halopsa import HaloPage
 from domain.halosync.runs import SyncMode, SyncStatus
 from tests.halosync.support import synced
 
@@ -50,3 +51,34 @@ async def test_incremental_sync_takes_only_changes(engine: AsyncEngine) -> None:
         "AND event_type <> 'invoice.synced'"
     )
     assert "invoice.due_date_changed" in kinds
+
+
+async def test_a_change_made_while_a_long_full_sync_runs_is_taken_by_the_next_incremental(
+    engine: AsyncEngine,
+) -> None:
+    """The watermark is Halo's newest change when the full sync began, not the newest record it read: an
+    invoice changed on a page already read must not fall behind the next incremental's stopping point."""
+    from tests.halosync.test_bad_input import _Reader
+
+    s = await synced(engine, "Long sync MSP", clients=3, invoices=300)
+    first = min(s.halo.invoices.rows)
+    late = max(s.halo.invoices.rows)
+
+    def meanwhile(reader: _Reader, page: HaloPage) -> HaloPage:
+        if reader.calls == 2:  # page 1 (holding `first`) is read; the MSP edits it, and later the last one
+            s.halo.edit_invoice(first, duedate="2031-03-31")
+            s.halo.controls.clock.advance(minutes=15)  # a long sync, and a busy MSP
+            for other in list(s.halo.invoices.rows)[150:165]:
+                s.halo.edit_invoice(other, duedate="2031-02-28")
+            s.halo.controls.clock.advance(minutes=15)
+            s.halo.edit_invoice(late, duedate="2031-04-30")
+        return page
+
+    run = await s.resume(await s.queue(SyncMode.FULL), _Reader(s.reader(), meanwhile))
+    assert run.status is SyncStatus.SUCCEEDED
+    due = "SELECT due_date::text FROM invoices WHERE tenant_id = :t AND external_id = :e"
+    assert await s.scalar(due, e=str(first)) != "2031-03-31"  # read before the edit
+    s.page_size = 10
+    assert (await s.run(SyncMode.INCREMENTAL)).status is SyncStatus.SUCCEEDED
+    assert await s.scalar(due, e=str(first)) == "2031-03-31"
+    assert await s.scalar(due, e=str(late)) == "2031-04-30"
