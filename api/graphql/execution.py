@@ -27,6 +27,8 @@ from strawberry.schema.schema import Schema, StrawberryGraphQLCoreExecutionConte
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
+_MISSING = object()
+
 # What the executor does with a field: (attribute name, serialiser, nullable), or None for the full path.
 _Plan = tuple[str, Callable[[Any], Any], bool] | None
 
@@ -66,11 +68,11 @@ class ArbridgeExecutor(StrawberryGraphQLCoreExecutionContext):
                 plan = known[1]
                 if plan is not None:
                     name, serialise, nullable = plan
-                    value = getattr(source, name, None)
+                    value = getattr(source, name, _MISSING)
                     if value is None:
                         if nullable:
                             return None
-                    else:
+                    elif value is not _MISSING:  # a missing attribute is the ordinary path's error to report
                         try:
                             serialised = serialise(value)
                         except Exception:  # noqa: BLE001 -- the ordinary path below reports it with its path

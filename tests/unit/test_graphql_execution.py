@@ -64,6 +64,12 @@ class Query:
     def maybe_things(self) -> list[Thing | None] | None:
         return [*_things(), None]
 
+    @strawberry.field
+    def ghostly(self) -> Thing:
+        thing = _things()[0]
+        del thing.nickname  # an attribute gone missing: an error, not a silent null
+        return thing
+
 
 def _plain() -> strawberry.Schema:
     return strawberry.Schema(query=Query)
@@ -84,6 +90,7 @@ DOCUMENTS = [
     "{ maybeThings { name failsHard } }",
     "{ things { ... on Thing { n: name c: count } ...F } } fragment F on Thing { nickname shout }",
     "{ things { __typename name } }",
+    "{ ghostly { name nickname } }",
 ]
 
 
