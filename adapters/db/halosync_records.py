@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.events import DomainEvent
 from domain.halopsa import HaloResource
-from domain.halosync.ports import InvoiceWrite, StoredInvoice, StoredRef
+from domain.halosync.ports import PAYMENT_SEEN, InvoiceWrite, StoredInvoice, StoredRef
 from domain.halosync.records import HaloAgreement, HaloClient, HaloLine, HaloPayment
 from domain.ids import new_id
 
@@ -310,6 +310,16 @@ class RecordWrites:
             limit,
         )
         return [r[0] for r in rows]
+
+    async def drop_unseen_payments(self, run_id: uuid.UUID) -> None:
+        await self._execute(
+            "DELETE FROM recorded_payments r WHERE r.tenant_id = $1 AND r.source = 'halopsa' AND r.external_id IN ("
+            "SELECT external_id FROM recorded_payments WHERE tenant_id = $1 AND source = 'halopsa' "
+            "EXCEPT SELECT substr(external_id, length($3) + 1) FROM sync_seen "
+            "WHERE tenant_id = $1 AND run_id = $2 AND starts_with(external_id, $3))",
+            run_id,
+            PAYMENT_SEEN,
+        )
 
     async def forget_seen(self, run_id: uuid.UUID) -> None:
         await self._execute("DELETE FROM sync_seen WHERE tenant_id = $1 AND run_id = $2", run_id)

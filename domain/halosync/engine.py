@@ -33,7 +33,7 @@ from typing import Any
 
 from domain.halopsa import HaloPage, HaloReader, HaloReadFailed, HaloResource
 from domain.halosync import pages
-from domain.halosync.ports import SyncStore
+from domain.halosync.ports import PAYMENT_SEEN, SyncStore
 from domain.halosync.records import BadRecord, instant_of
 from domain.halosync.runs import PHASES, FoundIssue, IssueKind, SyncMode, SyncRun, SyncStatus
 from domain.halosync.settings import SyncSettings
@@ -186,6 +186,10 @@ class SyncEngine:
                 await self._pages(run, phase)
                 if resource is HaloResource.INVOICES and run.mode in (SyncMode.FULL, SyncMode.UNPAID):
                     await self._sweep(run)
+                if resource is HaloResource.PAYMENTS and run.mode is SyncMode.FULL:
+                    async with self.store.transaction() as tx:
+                        await tx.drop_unseen_payments(run.id)  # deleted in Halo (their invoices' amounts follow)
+                        await tx.commit()
             run.checkpoint.phase += 1
             run.checkpoint.page_no, run.checkpoint.record_count = 0, None
             async with self.store.transaction() as tx:
@@ -287,6 +291,8 @@ class SyncEngine:
                     await tx.mark_seen(run.id, [str(i) for i in seen])
             else:
                 counts, found = await pages.take_payments(tx, records, self.settings, now)
+                if paged and run.mode is SyncMode.FULL:
+                    await tx.mark_seen(run.id, [f"{PAYMENT_SEEN}{r['id']}" for r in records if "id" in r])
             # One issue per problem and record (a duplicate number is found from both sides of the pair).
             found = list({(i.kind, i.resource, i.external_id): i for i in issues + found}.values())
             await tx.record_issues(found, run.id, now)

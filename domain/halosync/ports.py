@@ -15,6 +15,8 @@ from domain.halopsa import HaloResource
 from domain.halosync.records import HaloAgreement, HaloClient, HaloInvoice, HaloPayment
 from domain.halosync.runs import FoundIssue, SyncRun
 
+PAYMENT_SEEN = "payment:"  # payments share a run's seen table with invoices, under this prefix
+
 
 @dataclass(frozen=True)
 class StoredInvoice:
@@ -103,6 +105,9 @@ class SyncTransaction(Protocol):
         """Live Halo invoices held here that this run has not read, by external id."""
 
     async def forget_seen(self, run_id: uuid.UUID) -> None: ...
+
+    async def drop_unseen_payments(self, run_id: uuid.UUID) -> None:
+        """After a full read of the payments: those held here that it did not read were deleted in Halo."""
 
     async def analyze(self) -> None:
         """Refresh the planner's statistics of the synced tables (see migration 0003)."""

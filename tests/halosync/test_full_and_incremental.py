@@ -82,3 +82,20 @@ async def test_a_change_made_while_a_long_full_sync_runs_is_taken_by_the_next_in
     assert (await s.run(SyncMode.INCREMENTAL)).status is SyncStatus.SUCCEEDED
     assert await s.scalar(due, e=str(first)) == "2031-03-31"
     assert await s.scalar(due, e=str(late)) == "2031-04-30"
+
+
+async def test_a_payment_deleted_in_halo_leaves_our_copy_at_the_next_full_sync(engine: AsyncEngine) -> None:
+    s = await synced(engine, "Refunded MSP", clients=2, invoices=0)
+    client = next(iter(s.halo.clients.rows))
+    invoice = s.halo.create_invoice(
+        client, lines=[{"item_shortdescription": "Audit", "qty_order": 1, "unit_price": 300}]
+    )
+    payment = s.halo.record_payment(invoice["id"], 100.0)
+    assert (await s.run(SyncMode.FULL)).status is SyncStatus.SUCCEEDED
+    held = "SELECT count(*) FROM recorded_payments WHERE tenant_id = :t"
+    assert await s.scalar(held) == 1
+    s.halo.delete_payment(payment["id"])
+    assert (await s.run(SyncMode.FULL)).status is SyncStatus.SUCCEEDED
+    assert await s.scalar(held) == 0
+    paid = "SELECT amount_paid FROM invoices WHERE tenant_id = :t AND external_id = :e"
+    assert await s.scalar(paid, e=str(invoice["id"])) == 0
