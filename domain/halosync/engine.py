@@ -43,9 +43,10 @@ log = logging.getLogger("arbridge.halosync")
 
 PAGE_SIZE = 100  # Halo's largest page, as far as public clients know
 MAX_STEP_BACKS = 10  # per phase: a record_count that never settles must not keep the run going forever
-# A tenant's first full sync refreshes the planner's statistics after these invoice pages: tables that were
-# empty when its plans were made would otherwise be scanned per inserted line (migration 0003 says why).
-ANALYZE_AFTER_PAGES = frozenset({5, 50, 500})
+# A tenant's first full sync refreshes the planner's statistics after these pages of invoices and of payments
+# (each time the tables have grown tenfold): tables that were empty when its plans were made would otherwise
+# be scanned for every inserted row (migration 0003 says why).
+ANALYZE_AFTER_PAGES = frozenset({3, 30, 300, 3000})
 _RECORD_PARAMS = {"includedetails": "true", "includelines": "true"}
 
 Progress = Callable[[SyncRun, HaloResource, int, int | None], None]  # run, phase, page, record_count
@@ -310,7 +311,8 @@ class SyncEngine:
             await tx.save_run(run)
             await tx.commit()
         first_sync = run.mode is SyncMode.FULL and not run.target.get("watermarks")
-        if first_sync and resource is HaloResource.INVOICES and page.page_no in ANALYZE_AFTER_PAGES:
+        growing = resource in (HaloResource.INVOICES, HaloResource.PAYMENTS)
+        if first_sync and growing and paged and page.page_no in ANALYZE_AFTER_PAGES:
             async with self.store.transaction() as tx:
                 await tx.analyze()
                 await tx.commit()

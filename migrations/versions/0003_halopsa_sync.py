@@ -202,7 +202,7 @@ def upgrade() -> None:
     CREATE FUNCTION analyze_synced_tables() RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
     BEGIN
-        ANALYZE clients, agreements, invoices, invoice_lines;
+        ANALYZE clients, agreements, invoices, invoice_lines, recorded_payments;
     END $$;
     REVOKE ALL ON FUNCTION analyze_synced_tables() FROM PUBLIC;
     GRANT EXECUTE ON FUNCTION analyze_synced_tables() TO {APP};
