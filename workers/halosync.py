@@ -17,18 +17,28 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.db.halosync import SqlSyncStore
 from adapters.halopsa.runner import run_sync
 from domain.halosync.runs import SyncMode, SyncStatus, SyncTrigger
+from domain.halosync.runs import sync_requested as sync_requested_event
 from domain.ports import Clock
-from domain.usecases.halosync import clear_full_sync_pending, queue_run, requeue_event
+from domain.usecases.halosync import clear_full_sync_pending, queue_run
 
 log = logging.getLogger("arbridge.halosync")
 
-# A sync job may run long (handle_long_event): pages are committed as they go, and a rerun resumes.
-SYNC_JOB_TIMEOUT = 6 * 3600
+# A sync runs in slices: after SYNC_SLICE a job stops at a page boundary and hands the run on (a new event, a
+# new job), so no job runs long. arq waits the longest function timeout before re-running the job of a
+# killed worker, whatever the job: a long timeout here would delay every other job's recovery too.
+SYNC_SLICE = timedelta(minutes=4)
+SYNC_JOB_TIMEOUT = 600  # seconds: a slice, plus the page it was in, plus a slow Halo's retries
 
 
 async def sync_requested(ctx: dict[str, Any], tenant_id: uuid.UUID, data: dict[str, Any]) -> None:
     run = await run_sync(
-        ctx["engine"], ctx["ring"], ctx["vendor_flows"], ctx["clock"], tenant_id, uuid.UUID(data["run_id"])
+        ctx["engine"],
+        ctx["ring"],
+        ctx["vendor_flows"],
+        ctx["clock"],
+        tenant_id,
+        uuid.UUID(data["run_id"]),
+        time_budget=SYNC_SLICE,
     )
     if run is not None:
         log.info("sync run %s for tenant %s: %s %s", run.id, tenant_id, run.status.value, run.error or "")
@@ -70,7 +80,7 @@ async def _schedule_one(ctx: dict[str, Any], row: Any, now: datetime) -> int:
             if run is not None and run.status is SyncStatus.RUNNING:
                 log.warning("sync run %s of tenant %s stalled; handing it to a worker again", run.id, tenant_id)
                 await tx.save_run(run)  # a new heartbeat: not handed over again for a while
-                await tx.add_events([requeue_event(tenant_id, run)])
+                await tx.add_events([sync_requested_event(tenant_id, run, now)])
                 await tx.commit()
             return 0
         if row.busy:

@@ -13,9 +13,9 @@ from adapters.db.connections import connections_due_for_refresh
 from adapters.db.idempotency import purge_expired
 from adapters.db.uow import SqlUnitOfWork
 from adapters.vendor_flows import VendorFlows
+from domain.halosync.runs import SYNC_REQUESTED
 from domain.usecases.connections import CONNECTION_CONNECTED, keep_alive
 from domain.usecases.events import handle_event as handle_event_use_case
-from domain.usecases.halosync import SYNC_REQUESTED
 from workers.halosync import halopsa_connected, sync_requested
 
 log = logging.getLogger("arbridge.jobs")

@@ -6,6 +6,7 @@ Shared by the worker (runs queued by events) and the operator CLI (`arbridge syn
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -31,6 +32,7 @@ async def run_sync(
     run_id: uuid.UUID,
     *,
     progress: Progress | None = None,
+    time_budget: timedelta | None = None,
 ) -> SyncRun | None:
     store = SqlSyncStore(engine, tenant_id, ring)
     async with store.transaction() as tx:
@@ -48,5 +50,7 @@ async def run_sync(
     limiter = flows.limiters.for_tenant("halopsa", resource_url, HALOPSA)
     tokens = token_source(lambda: SqlUnitOfWork(engine, tenant_id, ring), clock, flows.halopsa, connection.id)
     reader = HaloApi(flows.http, resource_url, tokens, limiter=limiter)
-    sync = SyncEngine(store, reader, clock, settings_of(connection), tenant_id, progress=progress)
+    sync = SyncEngine(
+        store, reader, clock, settings_of(connection), tenant_id, progress=progress, time_budget=time_budget
+    )
     return await sync.run(run_id)

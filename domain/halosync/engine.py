@@ -28,14 +28,14 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from domain.halopsa import HaloPage, HaloReader, HaloReadFailed, HaloResource
 from domain.halosync import pages
 from domain.halosync.ports import PAYMENT_SEEN, SyncStore
 from domain.halosync.records import BadRecord, instant_of
-from domain.halosync.runs import PHASES, FoundIssue, IssueKind, SyncMode, SyncRun, SyncStatus
+from domain.halosync.runs import PHASES, FoundIssue, IssueKind, SyncMode, SyncRun, SyncStatus, sync_requested
 from domain.halosync.settings import SyncSettings
 from domain.ports import Clock
 
@@ -134,10 +134,15 @@ class SyncEngine:
         *,
         page_size: int = PAGE_SIZE,
         progress: Progress | None = None,
+        time_budget: timedelta | None = None,
     ) -> None:
+        """`time_budget`: stop at the first page boundary after this long, leave the run running and hand it
+        on (a `sync.requested` event in the same transaction): a worker's job stays short, the run goes on."""
         self.store, self.reader, self.clock, self.settings = store, reader, clock, settings
         self.tenant_id, self.page_size, self.progress = tenant_id, page_size, progress
         self._newest_first = False  # whether the phase being read runs newest first (incremental)
+        self.time_budget = time_budget
+        self._deadline: datetime | None = None
 
     async def run(self, run_id: uuid.UUID) -> SyncRun | None:
         """Run (or resume) a queued run. None when another process is running it right now."""
@@ -147,6 +152,7 @@ class SyncEngine:
             return await self._run(run_id)
 
     async def _run(self, run_id: uuid.UUID) -> SyncRun:
+        self._deadline = None if self.time_budget is None else self.clock.now() + self.time_budget
         async with self.store.transaction() as tx:
             run = await tx.load_run(run_id, for_update=True)
             if run is None:
@@ -167,6 +173,12 @@ class SyncEngine:
             return await self._finish(run, SyncStatus.FAILED, exc.reason)
         except _Stop as exc:
             return await self._finish(run, SyncStatus.FAILED, str(exc))
+        except _Pause:
+            async with self.store.transaction() as tx:
+                await tx.save_run(run)
+                await tx.add_events([sync_requested(self.tenant_id, run, self.clock.now())])
+                await tx.commit()
+            return run
         except Exception as exc:
             # Not Halo's doing (a value the database refused, a bug): the run ends, failed, with what it kept,
             # rather than staying "running" and blocking the tenant's next syncs. Cancellation (a shutdown or
@@ -218,6 +230,8 @@ class SyncEngine:
                 await self._take(run, phase.resource, page)
                 if self.progress:
                     self.progress(run, phase.resource, page_no, page.record_count)
+                if next_no and self._deadline is not None and self.clock.now() >= self._deadline:
+                    raise _Pause
                 page_no = next_no
         finally:
             if pending is not None:
@@ -394,3 +408,7 @@ class SyncEngine:
 
 class _Stop(Exception):
     """The run cannot go on safely; the message is the reason the MSP reads."""
+
+
+class _Pause(Exception):
+    """The time budget is spent: the run continues in another job, from its checkpoint."""

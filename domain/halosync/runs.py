@@ -8,7 +8,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from domain.events import DomainEvent
 from domain.halopsa import HaloResource
+
+SYNC_REQUESTED = "sync.requested"  # carries a run to a worker (through the outbox)
 
 
 class SyncTrigger(StrEnum):
@@ -136,3 +139,9 @@ class FoundIssue:
     resource: HaloResource
     external_id: str | None
     message: str
+
+
+def sync_requested(tenant_id: uuid.UUID, run: SyncRun, at: datetime | None = None) -> DomainEvent:
+    """The event that hands `run` to a worker: when it is queued, and again to continue or resume it."""
+    data = {"run_id": str(run.id), "mode": run.mode.value, "trigger": run.trigger.value}
+    return DomainEvent(SYNC_REQUESTED, tenant_id, run.id, at or run.requested_at, data)

@@ -20,13 +20,11 @@ from domain.connections import Connection, Provider
 from domain.errors import FieldError, NotFound, ValidationFailed
 from domain.events import DomainEvent
 from domain.halopsa import HaloResource
-from domain.halosync.runs import SyncIssue, SyncMode, SyncRun, SyncStatus, SyncTrigger
+from domain.halosync.runs import SyncIssue, SyncMode, SyncRun, SyncStatus, SyncTrigger, sync_requested
 from domain.halosync.settings import SyncSettings
 from domain.ids import new_id
 from domain.pagination import Page, PageRequest
 from domain.ports import Clock, ConnectionsUnitOfWork
-
-SYNC_REQUESTED = "sync.requested"
 
 # Halo's webhook events (sandbox/halopsa/webhooks.py) and the record each one names.
 WEBHOOK_RESOURCES = {
@@ -67,11 +65,6 @@ class NotConnected(NotFound):
         self.message = "HaloPSA is not connected: connect it first (POST /v1/connections/halopsa)."
 
 
-def _requested(uow_tenant: uuid.UUID, run: SyncRun) -> DomainEvent:
-    data = {"run_id": str(run.id), "mode": run.mode.value, "trigger": run.trigger.value}
-    return DomainEvent(SYNC_REQUESTED, uow_tenant, run.id, run.requested_at, data)
-
-
 async def queue_run(
     runs: SyncRuns, tenant_id: uuid.UUID, clock: Clock, mode: SyncMode, trigger: SyncTrigger, **target: Any
 ) -> SyncRun:
@@ -83,7 +76,7 @@ async def queue_run(
         if active is not None:
             return active
         raise RuntimeError("a sync run is active but could not be read")  # the unique index says otherwise
-    await runs.add_events([_requested(tenant_id, run)])
+    await runs.add_events([sync_requested(tenant_id, run)])
     return run
 
 
@@ -93,11 +86,6 @@ async def clear_full_sync_pending(uow: ConnectionsUnitOfWork) -> None:
         sync = {k: v for k, v in connection.settings["sync"].items() if k != "full_sync_pending"}
         connection.settings = {**connection.settings, "sync": sync}
         await uow.connections.save(connection)
-
-
-def requeue_event(tenant_id: uuid.UUID, run: SyncRun) -> DomainEvent:
-    """Hand a stalled run to a worker again (it resumes from its checkpoint)."""
-    return _requested(tenant_id, run)
 
 
 async def request_sync(

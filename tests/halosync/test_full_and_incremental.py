@@ -99,3 +99,32 @@ async def test_a_payment_deleted_in_halo_leaves_our_copy_at_the_next_full_sync(e
     assert await s.scalar(held) == 0
     paid = "SELECT amount_paid FROM invoices WHERE tenant_id = :t AND external_id = :e"
     assert await s.scalar(paid, e=str(invoice["id"])) == 0
+
+
+async def test_a_sync_runs_in_slices_handed_on_through_the_outbox(engine: AsyncEngine) -> None:
+    """With its time budget spent, a run stops at a page boundary, stays running and hands itself on with a
+    sync.requested event; the next slice resumes from the checkpoint. Nothing is read or written twice."""
+    from datetime import timedelta
+
+    from adapters.clock import SystemClock
+    from domain.halosync.engine import SyncEngine
+
+    s = await synced(engine, "Sliced MSP", clients=3, invoices=250)
+    run_id = await s.queue(SyncMode.FULL)
+    sliced = SyncEngine(s.store, s.reader(), SystemClock(), s.settings, s.tenant_id, time_budget=timedelta(0))
+    slices = 0
+    while True:
+        run = await sliced.run(run_id)
+        assert run is not None
+        slices += 1
+        if run.status is not SyncStatus.RUNNING:
+            break
+    assert run.status is SyncStatus.SUCCEEDED and slices == 3  # a pause after invoice pages 1 and 2
+    handed_on = await s.scalar(
+        "SELECT count(*) FROM outbox WHERE tenant_id = :t AND event_type = 'sync.requested' AND subject_id = :r",
+        r=run_id,
+    )
+    assert handed_on == slices - 1
+    assert await s.scalar("SELECT count(*) FROM invoices WHERE tenant_id = :t") == 250
+    paid = sum(1 for i in s.halo.invoices.rows.values() if i["amountpaid"])
+    assert run.counts.created == 3 + 3 + 250 + paid and run.counts.unchanged == 0
