@@ -52,6 +52,8 @@ class StripeSettings:
     connect_client_id: str | None = None  # ca_...: enables the Connect OAuth flow for standard accounts
     api_url: str = "https://api.stripe.com"
     connect_url: str = "https://connect.stripe.com"
+    # whsec_...: the signing secret of the Connect webhook endpoint at <ARBRIDGE_BASE_URL>/v1/webhooks/stripe
+    webhook_secret: str | None = None
 
 
 @dataclass(frozen=True)
@@ -88,5 +90,6 @@ class VendorSettings:
                 _env("STRIPE_CONNECT_CLIENT_ID"),
                 api_url=_env("STRIPE_API_URL", StripeSettings.api_url) or "",
                 connect_url=_env("STRIPE_CONNECT_URL", StripeSettings.connect_url) or "",
+                webhook_secret=_env("STRIPE_WEBHOOK_SECRET"),
             )
         return VendorSettings(qbo, xero, stripe)

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import httpx
+import stripe
 
 from adapters.config import Settings
 from adapters.halopsa.auth import HaloCredentialsFlow
 from adapters.http.limiter import LimiterRegistry
 from adapters.quickbooks.oauth import QuickBooksFlow
+from adapters.stripe.client import stripe_client
 from adapters.stripe.connect import StripeConnectFlow
 from adapters.xero.oauth import XeroFlow
 from domain.connections import Provider
@@ -28,6 +30,7 @@ class VendorFlows:
     oauth: dict[Provider, OAuthFlow]  # vendors configured for the consent redirect
     halopsa: CredentialsFlow
     allow_http_urls: bool = False  # development only: the sandboxes listen on plain http
+    stripe: stripe.StripeClient | None = None  # the platform's client (payments on connected accounts)
     # One per process, so every API client of a vendor tenant draws from the same allowance.
     limiters: LimiterRegistry = field(default_factory=LimiterRegistry)
 
@@ -46,6 +49,9 @@ def build_vendor_flows(
         oauth[Provider.QUICKBOOKS] = QuickBooksFlow(app, endpoints, http, clock)
     if (xero := settings.vendors.xero) is not None:
         oauth[Provider.XERO] = XeroFlow(xero, http, clock)
-    if (stripe := settings.vendors.stripe) is not None and stripe.connect_client_id:
-        oauth[Provider.STRIPE] = StripeConnectFlow(stripe, http, clock)
-    return VendorFlows(http, oauth, HaloCredentialsFlow(http, clock), settings.allow_http_vendor_urls)
+    stripe_settings = settings.vendors.stripe
+    if stripe_settings is not None and stripe_settings.connect_client_id:
+        oauth[Provider.STRIPE] = StripeConnectFlow(stripe_settings, http, clock)
+    # Payments go through the official SDK (its retries and idempotency keys are Stripe's documented behaviour).
+    sdk = stripe_client(stripe_settings, transport) if stripe_settings is not None else None
+    return VendorFlows(http, oauth, HaloCredentialsFlow(http, clock), settings.allow_http_vendor_urls, stripe=sdk)

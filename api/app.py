@@ -21,7 +21,18 @@ from adapters.crypto import KeyRing
 from adapters.db.engine import app_engine
 from adapters.vendor_flows import build_vendor_flows
 from api.graphql.endpoint import graphql_controller
-from api.rest import agreements, clients, connections, events, halosync, health, invoices, oauth
+from api.rest import (
+    agreements,
+    clients,
+    connections,
+    events,
+    halosync,
+    health,
+    invoices,
+    oauth,
+    payments,
+    stripe_webhooks,
+)
 from api.rest.problems import EXCEPTION_HANDLERS
 from api.rest.security import provide_principal, provide_uow
 from api.services import Services
@@ -76,6 +87,9 @@ def create_app(settings: Settings | None = None, vendor_transport: httpx.AsyncBa
             connections.ConnectionController,
             halosync.HaloSyncController,
             halosync.halopsa_webhook,
+            payments.PaymentMethodController,
+            payments.PaymentController,
+            stripe_webhooks.stripe_webhook,
             events.list_events,
             graphql_controller(),
         ],

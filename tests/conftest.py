@@ -32,6 +32,8 @@ from sandbox.xero.state import XeroState
 QBO_HOST = "qbo.sandbox.test"
 XERO_HOST = "xero.sandbox.test"
 STRIPE_HOST = "stripe.sandbox.test"
+TEST_BASE_URL = "http://testserver.local"  # where the test client reaches the app
+STRIPE_WEBHOOK_SECRET = "whsec_arbridge_tests"  # the Connect endpoint's, in the Stripe sandbox and the app
 
 
 @pytest.fixture(scope="session")
@@ -99,6 +101,7 @@ def stripe_sandbox(vendors: SandboxRouter, settings: Settings) -> StripeState:
     state = StripeState(seed=11)
     vendors.register(STRIPE_HOST, stripe_app(state))
     state.oauth.redirect_uris.append(f"{settings.base_url}/v1/connections/stripe/callback")
+    state.add_webhook_endpoint(f"{TEST_BASE_URL}/v1/webhooks/stripe", secret=STRIPE_WEBHOOK_SECRET, connect=True)
     return state
 
 
@@ -126,7 +129,13 @@ def app_settings(settings: Settings, stripe: StripeState | None = None) -> Setti
     stripe_settings = None
     if stripe is not None:
         sbase = f"http://{STRIPE_HOST}"
-        stripe_settings = StripeSettings(stripe.secret_key, stripe.connect_client_id, api_url=sbase, connect_url=sbase)
+        stripe_settings = StripeSettings(
+            stripe.secret_key,
+            stripe.connect_client_id,
+            api_url=sbase,
+            connect_url=sbase,
+            webhook_secret=STRIPE_WEBHOOK_SECRET,
+        )
     vendors = VendorSettings(quickbooks=qbo_settings, xero=xero_settings, stripe=stripe_settings)
     return replace(settings, allow_http_vendor_urls=True, vendors=vendors)
 
@@ -136,7 +145,7 @@ async def client(
     settings: Settings, vendors: SandboxRouter, qbo: QuickBooksState, xero: XeroState, stripe_sandbox: StripeState
 ) -> AsyncIterator[AsyncTestClient[Any]]:
     app = create_app(app_settings(settings, stripe_sandbox), vendor_transport=vendors)
-    async with AsyncTestClient(app=app, base_url="http://testserver.local") as c:
+    async with AsyncTestClient(app=app, base_url=TEST_BASE_URL) as c:
         yield c
 
 

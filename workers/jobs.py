@@ -16,7 +16,9 @@ from adapters.vendor_flows import VendorFlows
 from domain.halosync.runs import SYNC_REQUESTED
 from domain.usecases.connections import CONNECTION_CONNECTED, keep_alive
 from domain.usecases.events import handle_event as handle_event_use_case
+from domain.usecases.stripe_events import STRIPE_EVENT_RECEIVED
 from workers.halosync import halopsa_connected, sync_requested
+from workers.payments import stripe_event_received
 
 log = logging.getLogger("arbridge.jobs")
 MAX_RETRY_DELAY = 300.0
@@ -37,6 +39,8 @@ async def handle_event(ctx: dict[str, Any], tenant_id: str, event_id: str) -> li
         # redelivered job simply carries on (a finished run answers at once).
         if event is not None and event.type == SYNC_REQUESTED:
             await sync_requested(ctx, uuid.UUID(tenant_id), event.data)
+        elif event is not None and event.type == STRIPE_EVENT_RECEIVED:
+            await stripe_event_received(ctx, uuid.UUID(tenant_id), event.data)
         elif event is not None and event.type == CONNECTION_CONNECTED and event.data.get("provider") == "halopsa":
             await halopsa_connected(ctx, uuid.UUID(tenant_id))
     except Exception as exc:

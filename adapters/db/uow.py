@@ -17,6 +17,7 @@ from adapters.db.connections import SqlConnectionRepository, SqlOAuthStates
 from adapters.db.events import SqlEventFeed
 from adapters.db.invoices import SqlInvoiceRepository
 from adapters.db.outbox import SqlOutbox
+from adapters.db.payments import SqlPayments
 
 _SET_TENANT = text("SELECT set_config('app.tenant_id', :tenant, true)")
 
@@ -61,6 +62,7 @@ class SqlUnitOfWork:
         self.invoices = SqlInvoiceRepository(self.conn, self.tenant_id)
         self.agreements = SqlAgreementRepository(self.conn, self.tenant_id)
         self.outbox = SqlOutbox(self.conn, self.tenant_id)
+        self.payments = SqlPayments(self.conn, self.tenant_id)
         self.events = SqlEventFeed(self.conn, self.tenant_id)
         self.connections = SqlConnectionRepository(self.conn, self.tenant_id, self.ring)
         self.oauth_states = SqlOAuthStates(self.conn, self.tenant_id, self.ring)

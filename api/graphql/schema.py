@@ -22,6 +22,7 @@ from api.graphql.execution import ArbridgeExecutor, streamline
 from api.graphql.halosync import SyncMutation, SyncQuery
 from api.graphql.inputs import CreateClientInput, CreateInvoiceInput, InvoiceFilterInput, lookup_id
 from api.graphql.limits import MAX_TOKENS, QueryLimitsRule
+from api.graphql.payments import PaymentMutation, PaymentQuery
 from api.graphql.resolving import page_request, read, validation_error
 from api.graphql.scalars import SCALAR_MAP
 from api.graphql.selection import selects_node_field
@@ -48,7 +49,7 @@ T = TypeVar("T")
 
 
 @strawberry.type
-class Query(VendorQuery, SyncQuery, AgreementQuery):
+class Query(VendorQuery, SyncQuery, AgreementQuery, PaymentQuery):
     @strawberry.field(description="Clients, newest first. Scope clients:read.")
     async def clients(self, info: Info, first: int = 50, after: str | None = None) -> Connection[Client]:
         async def run() -> Connection[Client]:
@@ -103,7 +104,7 @@ class Query(VendorQuery, SyncQuery, AgreementQuery):
 
 
 @strawberry.type
-class Mutation(VendorMutation, SyncMutation):
+class Mutation(VendorMutation, SyncMutation, PaymentMutation):
     # Commit is explicit and inside the unit of work: a union member (ValidationError, ...) leaves the
     # transaction uncommitted, whatever HTTP status the response carries (always 200 in GraphQL).
 

@@ -19,7 +19,10 @@ from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
 from domain.auth import Forbidden
 from domain.connections import NeedsReauth, VendorRefused
 from domain.errors import Conflict, DomainError, InvalidState, NotFound, ValidationFailed
+from domain.payment_gateway import GatewayUnavailable
+from domain.payments import PaymentRefused
 from domain.usecases.halosync import NotConnected
+from domain.usecases.payments import PaymentPending
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -53,7 +56,23 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Send the secret of POST /v1/halopsa/webhook-secret as the Basic auth password or the "
         "X-Arbridge-Webhook-Secret header, to the webhook URL issued with it.",
     ),
+    "idempotency_key_required": (
+        "Idempotency key required",
+        "Send an `Idempotency-Key` header (a new one per payment; the same one when retrying it).",
+    ),
+    "payment_refused": ("Payment not possible", "See `detail`: a step is missing (connect Stripe, save a method)."),
+    "payment_declined": (
+        "Payment declined",
+        "The failed payment is in `payment`; tell the payer `detail`, and pay with another method.",
+    ),
+    "payment_pending": (
+        "Payment outcome unknown",
+        "Stripe's answer is not known yet: retry after `Retry-After` seconds with the same Idempotency-Key.",
+    ),
+    "stripe_unavailable": ("Stripe unavailable", "Stripe could not be reached; retry after `Retry-After` seconds."),
 }
+
+RETRY_AFTER_SECONDS = 5
 
 
 class Problem(HTTPException):
@@ -94,13 +113,26 @@ def _domain(request: Request[Any, Any, Any], exc: DomainError) -> Response[bytes
         return problem_response(request, 403, exc.code, exc.message, required_scope=exc.needed)
     if isinstance(exc, Conflict):
         return problem_response(request, 409, exc.code, exc.message)
-    if isinstance(exc, InvalidState | NeedsReauth):
+    if isinstance(exc, InvalidState | NeedsReauth | PaymentRefused):
         return problem_response(request, 409, exc.code, exc.message)
     if isinstance(exc, VendorRefused):
         return problem_response(
             request, 400, exc.code, exc.message, provider=exc.provider.value, vendor_error=exc.error
         )
     return problem_response(request, 400, exc.code, exc.message)
+
+
+def _payment_pending(request: Request[Any, Any, Any], exc: PaymentPending) -> Response[bytes]:
+    detail = "Stripe's answer is not known yet. Retry with the same Idempotency-Key: it never charges twice."
+    response = problem_response(request, 503, "payment_pending", detail, payment_id=str(exc.payment.id))
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def _gateway_unavailable(request: Request[Any, Any, Any], exc: GatewayUnavailable) -> Response[bytes]:
+    response = problem_response(request, 503, "stripe_unavailable", "Stripe could not be reached; try again.")
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def _validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[bytes]:
@@ -137,6 +169,8 @@ def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     DomainError: _domain,
+    PaymentPending: _payment_pending,
+    GatewayUnavailable: _gateway_unavailable,
     ValidationException: _validation,
     HTTPException: _http,
     Exception: _internal,

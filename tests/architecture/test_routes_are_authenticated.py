@@ -18,6 +18,8 @@ PUBLIC = {
     # The vendor's redirect: authenticated by the single-use state (tests/api/test_connections*.py).
     ("GET", "/v1/connections/{provider}/callback"),
     ("GET", "/v1/connections/{connection_id}/connected"),
+    # Stripe's webhook: authenticated by its signature on the raw body (tests/payments/test_stripe_webhooks.py).
+    ("POST", "/v1/webhooks/stripe"),
 }
 
 
