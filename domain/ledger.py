@@ -358,7 +358,8 @@ class Ledger(Protocol):
     """The port: one tenant's ledger inside the current unit of work."""
 
     async def record(self, tx: LedgerTransaction) -> bool:
-        """Record once; False (and nothing written) when a transaction with the same key exists."""
+        """Record once. False, and nothing written, when the key was recorded before with the same entries
+        (a redelivered event); KeyReused when with different ones."""
 
     async def balances(self) -> Balances: ...
 

@@ -13,6 +13,7 @@ from domain.clients import Client
 from domain.connections import Connection, OAuthStateRecord, Provider
 from domain.events import DomainEvent
 from domain.invoices import Invoice, InvoiceFilter
+from domain.ledger import Ledger
 from domain.pagination import Page, PageRequest
 
 
@@ -101,6 +102,9 @@ class EventFeed(Protocol):
 class EventUnitOfWork(UnitOfWork, Protocol):
     @property
     def events(self) -> EventFeed: ...
+
+    @property
+    def ledger(self) -> Ledger: ...
 
 
 class ConnectionRepository(Protocol):

@@ -30,7 +30,8 @@ WITH t AS (
     VALUES (CAST(:tenant AS uuid), CAST(:id AS uuid), CAST(:kind AS text), CAST(:key AS text),
             CAST(:ref_type AS text), CAST(:ref_id AS uuid), CAST(:external_id AS text), CAST(:reverses AS uuid),
             CAST(:occurred_at AS timestamptz))
-    ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
+    -- Any conflict: the same key (an event recorded again), or the same transaction recorded twice at once.
+    ON CONFLICT DO NOTHING
     RETURNING id
 ), wanted AS (
     SELECT * FROM unnest(CAST(:acc_ids AS uuid[]), CAST(:acc_codes AS text[]), CAST(:acc_names AS text[]),

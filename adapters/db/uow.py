@@ -16,6 +16,7 @@ from adapters.db.clients import SqlClientRepository
 from adapters.db.connections import SqlConnectionRepository, SqlOAuthStates
 from adapters.db.events import SqlEventFeed
 from adapters.db.invoices import SqlInvoiceRepository
+from adapters.db.ledger import SqlLedger
 from adapters.db.outbox import SqlOutbox
 from adapters.db.payments import SqlPayments
 
@@ -63,6 +64,7 @@ class SqlUnitOfWork:
         self.agreements = SqlAgreementRepository(self.conn, self.tenant_id)
         self.outbox = SqlOutbox(self.conn, self.tenant_id)
         self.payments = SqlPayments(self.conn, self.tenant_id)
+        self.ledger = SqlLedger(self.conn, self.tenant_id)
         self.events = SqlEventFeed(self.conn, self.tenant_id)
         self.connections = SqlConnectionRepository(self.conn, self.tenant_id, self.ring)
         self.oauth_states = SqlOAuthStates(self.conn, self.tenant_id, self.ring)

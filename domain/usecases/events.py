@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 
+from domain import ledger
 from domain.auth import Principal, Scope
 from domain.events import DomainEvent
 from domain.pagination import Page, PageRequest
@@ -22,10 +23,26 @@ async def publish_to_feed(uow: EventUnitOfWork, event: DomainEvent) -> None:
     await uow.events.publish(event)
 
 
+async def post_invoice_issued(uow: EventUnitOfWork, event: DomainEvent) -> None:
+    """The ledger: an issued invoice is owed (AR) and earned (revenue). Once per invoice (the ledger's key)."""
+    total = int(event.data.get("total") or 0)
+    if total <= 0:
+        return  # nothing owed, nothing to post
+    tax = int(event.data.get("tax_total") or 0)
+    posting = ledger.invoice_issued(
+        event.subject_id, amount=total, currency=str(event.data["currency"]), occurred_at=event.occurred_at,
+        tax=min(tax, total), external_id=event.data.get("external_id"),
+    )  # fmt: skip
+    await uow.ledger.record(posting)
+
+
 # Handlers for every event type, then per type. Later capabilities (HaloPSA write-back, postings to the
 # books, reminders) register here.
 FOR_ALL: list[tuple[str, Handler]] = [("publish_to_feed", publish_to_feed)]
-BY_TYPE: dict[str, list[tuple[str, Handler]]] = {}
+BY_TYPE: dict[str, list[tuple[str, Handler]]] = {
+    "invoice.created": [("post_invoice_issued", post_invoice_issued)],
+    "invoice.synced": [("post_invoice_issued", post_invoice_issued)],
+}
 
 
 async def handle_event(uow: EventUnitOfWork, event_id: uuid.UUID) -> list[str]:

@@ -15,12 +15,14 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
+from domain import ledger
 from domain.auth import Principal, Scope
 from domain.connections import Connection, Provider
 from domain.errors import FieldError, NotFound, ValidationFailed
 from domain.events import DomainEvent
 from domain.ids import new_id
 from domain.invoices import Invoice, status_for
+from domain.ledger import Ledger
 from domain.pagination import Page, PageRequest
 from domain.payment_gateway import ChargeOutcome, ChargeRequest, GatewayUnavailable, PaymentGateway
 from domain.payments import (
@@ -94,6 +96,9 @@ class PaymentStore(Protocol):
 class PaymentsUnitOfWork(ConnectionsUnitOfWork, Protocol):
     @property
     def payments(self) -> PaymentStore: ...
+
+    @property
+    def ledger(self) -> Ledger: ...
 
 
 UowFactory = Callable[[], PaymentsUnitOfWork]
@@ -254,8 +259,29 @@ async def settle(uow: PaymentsUnitOfWork, clock: Clock, payment: Payment, outcom
     ]
     if outcome.status is PaymentStatus.SUCCEEDED:
         events += await _apply(uow, payment, now)
+        await _post(uow, payment, outcome, now)
     for event in events:
         await uow.outbox.add(event)
+
+
+async def _post(uow: PaymentsUnitOfWork, payment: Payment, outcome: ChargeOutcome, now: datetime) -> None:
+    """The ledger: the gross amount to clearing against AR (and surcharge income), then Stripe's fee when it
+    is known. Recorded once per payment however often this runs (the ledger's idempotency keys)."""
+    allocations = {a.invoice_id: a.amount for a in payment.allocations}
+    posting = ledger.payment_succeeded(
+        payment.id,
+        allocations=allocations,
+        amount=payment.amount,
+        currency=payment.currency,
+        occurred_at=now,
+        surcharge=payment.surcharge,
+        external_id=payment.stripe_payment_intent_id,
+    )
+    await uow.ledger.record(posting)
+    if outcome.fee:
+        await uow.ledger.record(
+            ledger.processing_fee(payment.id, fee=outcome.fee, currency=payment.currency, occurred_at=now)
+        )
 
 
 async def _apply(uow: PaymentsUnitOfWork, payment: Payment, now: datetime) -> list[DomainEvent]:

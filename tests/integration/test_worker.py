@@ -194,7 +194,7 @@ async def test_worker_killed_mid_job_still_handles_the_event_once(
         result = deserialize_result(await queue.redis.get(result_key_prefix + event_id))
         assert result.success, (result.result, log_tail(worker_log))
         assert result.job_try == 2
-        assert result.result == handlers_for("invoice.created")  # the handlers ran again, this time to the end
+        assert sorted(result.result) == handlers_for("invoice.created")  # the handlers ran again, to the end
     finally:
         for proc in (first, second):
             if proc is not None:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.db.ledger import SqlLedger
 from adapters.db.uow import SqlUnitOfWork
-from domain.ledger import LedgerTransaction
+from domain.ledger import Ledger, LedgerTransaction
 
 AT = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 T = TypeVar("T")
@@ -29,3 +29,8 @@ async def record(engine: AsyncEngine, tenant: uuid.UUID, *txs: LedgerTransaction
 async def read(engine: AsyncEngine, tenant: uuid.UUID, f: Callable[[SqlLedger], Awaitable[T]]) -> T:
     async with SqlUnitOfWork(engine, tenant) as uow:
         return await f(SqlLedger(uow.conn, tenant))
+
+
+def as_port(ledger: SqlLedger) -> Ledger:
+    """Type-checked: the adapter implements the domain's port."""
+    return ledger

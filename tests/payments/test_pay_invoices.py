@@ -32,6 +32,12 @@ async def test_paying_an_invoice_in_full_with_the_default_card(engine: AsyncEngi
     assert payment.stripe_payment_intent_id
     paid = await s.invoice(invoice.id)
     assert paid.status is InvoiceStatus.PAID and paid.balance == 0
+    # The ledger: the gross amount to clearing against AR, then Stripe's fee out of clearing.
+    async with s.uow() as uow:
+        balances = await uow.ledger.balances()
+    fee = -balances[("stripe_clearing", "USD")] + 50_000
+    assert balances[("accounts_receivable", "USD")] == -50_000  # (the invoice's own posting comes by its event)
+    assert balances[("processing_fees", "USD")] == fee > 0
     # The same request again (a retry) answers the same payment; Stripe was asked once.
     again = await _pay(s, s.pay_request(client, (invoice.id, 50_000)), "key-1")
     assert again.id == payment.id
