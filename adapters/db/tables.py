@@ -433,3 +433,76 @@ ledger_entries = Table(
     Column("amount", BigInteger, nullable=False),  # debit positive, credit negative, never zero
     Column("invoice_id", UUID(as_uuid=True)),
 )
+
+# -- refunds, disputes, payouts (migration 0006) ----------------------------------------------------------
+
+refunds = Table(
+    "refunds",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), primary_key=True),
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("payment_id", UUID(as_uuid=True), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("surcharge", BigInteger, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("reason", Text),
+    Column("reopen_invoices", Boolean, nullable=False),
+    Column("request_key", Text),
+    Column("stripe_refund_id", Text),
+    Column("failure_reason", Text),
+    _ts("created_at"),
+    _ts("updated_at"),
+)
+
+refund_allocations = Table(
+    "refund_allocations",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), primary_key=True),
+    Column("refund_id", UUID(as_uuid=True), primary_key=True),
+    Column("invoice_id", UUID(as_uuid=True), primary_key=True),
+    Column("amount", BigInteger, nullable=False),
+)
+
+disputes = Table(
+    "disputes",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), primary_key=True),
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("payment_id", UUID(as_uuid=True), nullable=False),
+    Column("stripe_dispute_id", Text, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("fee", BigInteger, nullable=False),
+    Column("reason", Text),
+    Column("status", Text, nullable=False),
+    _ts("created_at"),
+    _ts("updated_at"),
+)
+
+payouts = Table(
+    "payouts",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), primary_key=True),
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("stripe_payout_id", Text, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("arrival_date", Date),
+    _ts("created_at"),
+    _ts("updated_at"),
+)
+
+payout_lines = Table(
+    "payout_lines",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), primary_key=True),
+    Column("payout_id", UUID(as_uuid=True), primary_key=True),
+    Column("balance_transaction_id", Text, primary_key=True),
+    Column("kind", Text, nullable=False),
+    Column("payment_id", UUID(as_uuid=True)),
+    Column("gross", BigInteger, nullable=False),
+    Column("fee", BigInteger, nullable=False),
+    Column("net", BigInteger, nullable=False),
+)

@@ -8,6 +8,7 @@ through the same `settle` the API uses, under the attempt's row lock.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from domain.events import DomainEvent
@@ -42,15 +43,13 @@ async def receive(uow: PaymentsUnitOfWork, clock: Clock, event: dict[str, Any]) 
     return True
 
 
-async def act(uow_factory: UowFactory, gateway: PaymentGateway, clock: Clock, inbox_id: uuid.UUID) -> str:
-    """What the worker does with a kept event; returns what it did (for the job's log)."""
-    async with uow_factory() as uow:
-        payload = await uow.payments.event_payload(inbox_id)
-    if payload is None:
-        return "unknown event"
-    kind = payload.get("type")
-    if kind not in INTENT_EVENTS:
-        return f"ignored {kind}"
+Handler = Callable[[UowFactory, PaymentGateway, Clock, dict[str, Any]], Awaitable[str]]
+
+
+async def _payment_intent(
+    uow_factory: UowFactory, gateway: PaymentGateway, clock: Clock, payload: dict[str, Any]
+) -> str:
+    """A PaymentIntent we may have started changed: record what it says now."""
     intent = (payload.get("data") or {}).get("object") or {}
     payment_id = (intent.get("metadata") or {}).get("arbridge_payment_id")
     if not payment_id:
@@ -63,4 +62,21 @@ async def act(uow_factory: UowFactory, gateway: PaymentGateway, clock: Clock, in
             return "unknown payment"
         await settle(uow, clock, payment, outcome)
         await uow.commit()
-    return f"{kind}: payment {payment_id} {outcome.status.value}"
+    return f"payment {payment_id} {outcome.status.value}"
+
+
+# By Stripe event type. Refunds, disputes and payouts register their handlers here.
+HANDLERS: dict[str, Handler] = {kind: _payment_intent for kind in INTENT_EVENTS}
+
+
+async def act(uow_factory: UowFactory, gateway: PaymentGateway, clock: Clock, inbox_id: uuid.UUID) -> str:
+    """What the worker does with a kept event; returns what it did (for the job's log)."""
+    async with uow_factory() as uow:
+        payload = await uow.payments.event_payload(inbox_id)
+    if payload is None:
+        return "unknown event"
+    kind = str(payload.get("type"))
+    handler = HANDLERS.get(kind)
+    if handler is None:
+        return f"ignored {kind}"
+    return f"{kind}: {await handler(uow_factory, gateway, clock, payload)}"
