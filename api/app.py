@@ -32,6 +32,7 @@ from api.rest import (
     oauth,
     payments,
     stripe_webhooks,
+    surcharges,
 )
 from api.rest.problems import EXCEPTION_HANDLERS
 from api.rest.security import provide_principal, provide_uow
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None, vendor_transport: httpx.AsyncBa
             payments.PaymentMethodController,
             payments.PaymentController,
             stripe_webhooks.stripe_webhook,
+            surcharges.SurchargeController,
             events.list_events,
             graphql_controller(),
         ],

@@ -7,6 +7,8 @@ need connecting again, as they would after a vendor-side reset).
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +31,8 @@ class DevVendors:
     apps: dict[int, Any]  # port -> ASGI app
     settings: VendorSettings
     notes: list[str] = field(default_factory=list)  # what the banner tells the newcomer
+    # What the sandboxes do unasked (Stripe settles ACH debits, pays out, sends its webhooks), run beside them.
+    background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
 def build_dev_vendors(base_url: str, host: str, first_port: int) -> DevVendors:
@@ -51,6 +55,8 @@ def build_dev_vendors(base_url: str, host: str, first_port: int) -> DevVendors:
 
     stripe = StripeState()
     stripe.oauth.redirect_uris.append(f"{base_url}/v1/connections/stripe/callback")
+    # Stripe's Connect webhook, to arbridge, signed with a secret both sides know.
+    stripe.add_webhook_endpoint(f"{base_url}/v1/webhooks/stripe", secret=STRIPE_WEBHOOK_SECRET, connect=True)
 
     qbo_url, xero_url = f"http://{host}:{qbo_port}", f"http://{host}:{xero_port}"
     stripe_url = f"http://{host}:{stripe_port}"
@@ -72,7 +78,13 @@ def build_dev_vendors(base_url: str, host: str, first_port: int) -> DevVendors:
             connections_url=f"{xero_url}/connections",
             api_url=f"{xero_url}/api.xro/2.0",
         ),
-        stripe=StripeSettings(stripe.secret_key, stripe.connect_client_id, api_url=stripe_url, connect_url=stripe_url),
+        stripe=StripeSettings(
+            stripe.secret_key,
+            stripe.connect_client_id,
+            api_url=stripe_url,
+            connect_url=stripe_url,
+            webhook_secret=STRIPE_WEBHOOK_SECRET,
+        ),
     )
     notes = [
         f"HaloPSA sandbox   http://{host}:{halo_port}  (API application: client_id {halo_application.client_id}, "
@@ -87,4 +99,15 @@ def build_dev_vendors(base_url: str, host: str, first_port: int) -> DevVendors:
         xero_port: xero_app(xero),
         stripe_port: stripe_app(stripe),
     }
-    return DevVendors(apps, settings, notes)
+    return DevVendors(apps, settings, notes, background=[lambda: _stripe_pump(stripe)])
+
+
+STRIPE_WEBHOOK_SECRET = "whsec_arbridge_dev_sandbox"
+
+
+async def _stripe_pump(state: StripeState, interval: float = 1.0) -> None:
+    """Scheduled work (ACH settlement, payouts) and webhook delivery, once a second, as Stripe does unasked."""
+    while True:
+        state.tick()
+        await state.webhooks.flush()
+        await asyncio.sleep(interval)

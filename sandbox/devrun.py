@@ -92,10 +92,13 @@ Connect them (with $TOKEN from above; README "Connecting vendors" walks through 
 """
 
 
-async def _serve(settings: Settings, host: str, port: int, vendor_apps: dict[int, Any]) -> None:
+async def _serve(
+    settings: Settings, host: str, port: int, vendor_apps: dict[int, Any], background: list[Any] | None = None
+) -> None:
     server = _uvicorn(create_app(settings), host, port, lifespan="on")
     sandboxes = [_uvicorn(app, host, p) for p, app in vendor_apps.items()]
     sandbox_tasks = [asyncio.create_task(s.serve()) for s in sandboxes]
+    sandbox_tasks += [asyncio.create_task(job()) for job in background or []]
     worker = build_worker(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -167,7 +170,9 @@ def main() -> None:
         if use_sandboxes:
             print(_vendor_banner(base, dev.notes), flush=True)
         try:
-            asyncio.run(_serve(settings, host, port, dev.apps if use_sandboxes else {}))
+            asyncio.run(
+                _serve(settings, host, port, dev.apps if use_sandboxes else {}, dev.background if use_sandboxes else [])
+            )
         finally:
             env_file.unlink(missing_ok=True)
     print("stopped.")

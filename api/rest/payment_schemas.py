@@ -49,10 +49,12 @@ class PayIn(_In):
     currency: str
     invoices: list[AllocationIn]
     payment_method_id: uuid.UUID | None = None  # the client's default method when left out
+    # The card surcharge the payer was shown (POST /v1/payments/surcharge-quote) and accepted; left out: none.
+    surcharge: int | None = None
 
     def command(self) -> PayRequest:
         parts = [Allocation(a.invoice_id, a.amount) for a in self.invoices]
-        return PayRequest(self.client_id, parts, self.currency.upper(), self.payment_method_id)
+        return PayRequest(self.client_id, parts, self.currency.upper(), self.payment_method_id, self.surcharge)
 
 
 class PaymentMethodOut(msgspec.Struct):

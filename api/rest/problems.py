@@ -21,6 +21,7 @@ from domain.connections import NeedsReauth, VendorRefused
 from domain.errors import Conflict, DomainError, InvalidState, NotFound, ValidationFailed
 from domain.payment_gateway import GatewayUnavailable
 from domain.payments import PaymentRefused
+from domain.surcharge import SurchargeNotAllowed
 from domain.usecases.halosync import NotConnected
 from domain.usecases.payments import PaymentPending
 
@@ -61,6 +62,11 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Send an `Idempotency-Key` header (a new one per payment; the same one when retrying it).",
     ),
     "payment_refused": ("Payment not possible", "See `detail`: a step is missing (connect Stripe, save a method)."),
+    "surcharge_not_allowed": (
+        "Surcharge not allowed",
+        "No surcharge may be added to this payment (`reason`: a debit or prepaid card, the payer's state, ACH, "
+        "...); pay without one.",
+    ),
     "payment_declined": (
         "Payment declined",
         "The failed payment is in `payment`; tell the payer `detail`, and pay with another method.",
@@ -113,6 +119,8 @@ def _domain(request: Request[Any, Any, Any], exc: DomainError) -> Response[bytes
         return problem_response(request, 403, exc.code, exc.message, required_scope=exc.needed)
     if isinstance(exc, Conflict):
         return problem_response(request, 409, exc.code, exc.message)
+    if isinstance(exc, SurchargeNotAllowed):
+        return problem_response(request, 422, exc.code, exc.message, reason=exc.reason.value)
     if isinstance(exc, InvalidState | NeedsReauth | PaymentRefused):
         return problem_response(request, 409, exc.code, exc.message)
     if isinstance(exc, VendorRefused):

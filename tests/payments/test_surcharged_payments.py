@@ -4,15 +4,21 @@ the rules forbid them."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
+from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.auth.clients import create_api_client
+from domain.auth import ALL_SCOPES
 from domain.errors import ValidationFailed
 from domain.payments import PaymentStatus
 from domain.surcharge import SurchargeNotAllowed, SurchargePolicy
 from domain.usecases import payments as pay_uc
 from domain.usecases import surcharges
+from sandbox.stripe_sandbox import StripeState
+from tests.conftest import Api, TenantCreds, token_for
 from tests.payments.support import Shop, shop
 
 
@@ -80,3 +86,38 @@ async def test_a_surcharge_that_no_longer_matches_the_quote_is_refused(engine: A
         )
     plain = await pay_uc.pay(s.uow, s.gateway(), s.principal, s.clock, request, "z")  # no surcharge accepted
     assert plain.surcharge == 0 and plain.amount == 10_000
+
+
+async def test_the_surcharge_api_quotes_and_the_payment_carries_the_accepted_surcharge(
+    engine: AsyncEngine, client: AsyncTestClient[Any], stripe_sandbox: StripeState
+) -> None:
+    s = await shop(engine, "Surcharge API MSP", stripe_sandbox)
+    made = await create_api_client(engine, s.tenant_id, "surcharge tests", ALL_SCOPES)
+    creds = TenantCreds(s.tenant_id, made.client_id, made.client_secret)
+    api = Api(client, creds, await token_for(client, creds))
+    policy = {"enabled": True, "rate_bps": 300, "cost_of_acceptance_bps": 350,
+              "notice_given_on": (date.today() - timedelta(days=40)).isoformat()}  # fmt: skip
+    r = await api.client.put("/v1/payments/surcharge-policy", json=policy, headers=api.headers)
+    assert r.status_code == 200, r.text
+    buyer = await s.new_client(state="TX")
+    card = await s.save_method(buyer)
+    invoice = await s.new_invoice(buyer, 10_000)
+    quote = await api.post(
+        "/v1/payments/surcharge-quote",
+        json={"client_id": str(buyer), "payment_method_id": str(card.id), "amount": 10_000, "currency": "USD"},
+    )
+    assert quote.status_code == 200, quote.text
+    q = quote.json()
+    assert (q["surcharge"], q["total"], q["reason"]) == (300, 10_300, "ok") and "3%" in q["disclosure"]
+    body = {"client_id": str(buyer), "currency": "USD", "surcharge": q["surcharge"],
+            "invoices": [{"invoice_id": str(invoice.id), "amount": 10_000}]}  # fmt: skip
+    paid = await api.client.post("/v1/payments", json=body, headers={**api.headers, "Idempotency-Key": "s-api"})
+    assert paid.status_code == 201, paid.text
+    assert (paid.json()["amount"], paid.json()["surcharge"]) == (10_300, 300)
+    debit = await s.save_method(buyer, "pm_card_visa_debit")
+    refused = await api.client.post(
+        "/v1/payments",
+        json={**body, "payment_method_id": str(debit.id), "invoices": [{"invoice_id": str(invoice.id), "amount": 1}]},
+        headers={**api.headers, "Idempotency-Key": "s-api-debit"},
+    )
+    assert refused.status_code in (422,), refused.text
