@@ -227,7 +227,7 @@ async def test_bad_payments_are_refused_and_change_nothing(
     assert zero.status_code == 422 and zero.json()["errors"][0]["field"] == "invoices[0].amount"
 
     unknown_field = await tenant_a.post(
-        "/v1/payments", json={**body, "surcharge": 0}, headers={"Idempotency-Key": f"k-{uuid.uuid4()}"}
+        "/v1/payments", json={**body, "tip": 0}, headers={"Idempotency-Key": f"k-{uuid.uuid4()}"}
     )
     assert unknown_field.status_code == 400 and unknown_field.json()["code"] == "validation_failed"
 
