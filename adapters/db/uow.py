@@ -14,11 +14,13 @@ from adapters.crypto import KeyRing
 from adapters.db.agreements import SqlAgreementRepository
 from adapters.db.clients import SqlClientRepository
 from adapters.db.connections import SqlConnectionRepository, SqlOAuthStates
+from adapters.db.disputes_payouts import SqlDisputesPayouts
 from adapters.db.events import SqlEventFeed
 from adapters.db.invoices import SqlInvoiceRepository
 from adapters.db.ledger import SqlLedger
 from adapters.db.outbox import SqlOutbox
 from adapters.db.payments import SqlPayments
+from adapters.db.refunds import SqlRefunds
 
 _SET_TENANT = text("SELECT set_config('app.tenant_id', :tenant, true)")
 
@@ -64,7 +66,9 @@ class SqlUnitOfWork:
         self.agreements = SqlAgreementRepository(self.conn, self.tenant_id)
         self.outbox = SqlOutbox(self.conn, self.tenant_id)
         self.payments = SqlPayments(self.conn, self.tenant_id)
+        self.refunds = SqlRefunds(self.conn, self.tenant_id)
         self.ledger = SqlLedger(self.conn, self.tenant_id)
+        self.disputes_payouts = SqlDisputesPayouts(self.conn, self.tenant_id)
         self.events = SqlEventFeed(self.conn, self.tenant_id)
         self.connections = SqlConnectionRepository(self.conn, self.tenant_id, self.ring)
         self.oauth_states = SqlOAuthStates(self.conn, self.tenant_id, self.ring)

@@ -23,6 +23,8 @@ from api.graphql.halosync import SyncMutation, SyncQuery
 from api.graphql.inputs import CreateClientInput, CreateInvoiceInput, InvoiceFilterInput, lookup_id
 from api.graphql.limits import MAX_TOKENS, QueryLimitsRule
 from api.graphql.payments import PaymentMutation, PaymentQuery
+from api.graphql.payouts import PayoutQuery
+from api.graphql.refunds import RefundMutation, RefundQuery
 from api.graphql.resolving import page_request, read, validation_error
 from api.graphql.scalars import SCALAR_MAP
 from api.graphql.selection import selects_node_field
@@ -49,7 +51,7 @@ T = TypeVar("T")
 
 
 @strawberry.type
-class Query(VendorQuery, SyncQuery, AgreementQuery, PaymentQuery):
+class Query(VendorQuery, SyncQuery, AgreementQuery, PaymentQuery, RefundQuery, PayoutQuery):
     @strawberry.field(description="Clients, newest first. Scope clients:read.")
     async def clients(self, info: Info, first: int = 50, after: str | None = None) -> Connection[Client]:
         async def run() -> Connection[Client]:
@@ -104,7 +106,7 @@ class Query(VendorQuery, SyncQuery, AgreementQuery, PaymentQuery):
 
 
 @strawberry.type
-class Mutation(VendorMutation, SyncMutation, PaymentMutation):
+class Mutation(VendorMutation, SyncMutation, PaymentMutation, RefundMutation):
     # Commit is explicit and inside the unit of work: a union member (ValidationError, ...) leaves the
     # transaction uncommitted, whatever HTTP status the response carries (always 200 in GraphQL).
 

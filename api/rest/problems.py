@@ -24,6 +24,7 @@ from domain.payments import PaymentRefused
 from domain.surcharge import SurchargeNotAllowed
 from domain.usecases.halosync import NotConnected
 from domain.usecases.payments import PaymentPending
+from domain.usecases.refunds import RefundPending
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -76,6 +77,12 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Stripe's answer is not known yet: retry after `Retry-After` seconds with the same Idempotency-Key.",
     ),
     "stripe_unavailable": ("Stripe unavailable", "Stripe could not be reached; retry after `Retry-After` seconds."),
+    "refund_refused": ("Refund not possible", "Only a succeeded payment with something left can be refunded."),
+    "refund_failed": ("Refund failed", "Stripe did not make the refund (see `detail`); it is in `refund`."),
+    "refund_pending": (
+        "Refund outcome unknown",
+        "Stripe's answer is not known yet: retry after `Retry-After` seconds with the same Idempotency-Key.",
+    ),
 }
 
 RETRY_AFTER_SECONDS = 5
@@ -137,6 +144,13 @@ def _payment_pending(request: Request[Any, Any, Any], exc: PaymentPending) -> Re
     return response
 
 
+def _refund_pending(request: Request[Any, Any, Any], exc: RefundPending) -> Response[bytes]:
+    detail = "Stripe's answer is not known yet. Retry with the same Idempotency-Key: it never refunds twice."
+    response = problem_response(request, 503, "refund_pending", detail, refund_id=str(exc.refund.id))
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
 def _gateway_unavailable(request: Request[Any, Any, Any], exc: GatewayUnavailable) -> Response[bytes]:
     response = problem_response(request, 503, "stripe_unavailable", "Stripe could not be reached; try again.")
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
@@ -178,6 +192,7 @@ def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     DomainError: _domain,
     PaymentPending: _payment_pending,
+    RefundPending: _refund_pending,
     GatewayUnavailable: _gateway_unavailable,
     ValidationException: _validation,
     HTTPException: _http,

@@ -14,6 +14,7 @@ from typing import Any
 from domain.events import DomainEvent
 from domain.payment_gateway import PaymentGateway
 from domain.ports import Clock
+from domain.usecases import disputes, payouts, refunds
 from domain.usecases.payments import PaymentsUnitOfWork, UowFactory, settle
 
 STRIPE_EVENT_RECEIVED = "stripe.event_received"
@@ -67,6 +68,9 @@ async def _payment_intent(
 
 # By Stripe event type. Refunds, disputes and payouts register their handlers here.
 HANDLERS: dict[str, Handler] = {kind: _payment_intent for kind in INTENT_EVENTS}
+HANDLERS.update({kind: refunds.on_stripe_refund_event for kind in refunds.REFUND_EVENTS})
+HANDLERS.update({kind: disputes.on_dispute_event for kind in disputes.EVENTS})
+HANDLERS.update({kind: payouts.on_payout_event for kind in payouts.EVENTS})
 
 
 async def act(uow_factory: UowFactory, gateway: PaymentGateway, clock: Clock, inbox_id: uuid.UUID) -> str:
