@@ -67,6 +67,9 @@ class PaymentGateway(Protocol):
     async def intent(self, account: str, intent_id: str) -> ChargeOutcome:
         """The PaymentIntent as it is now (webhooks arrive out of order: re-read before acting)."""
 
+    async def find_intent(self, request: ChargeRequest) -> ChargeOutcome | None:
+        """The PaymentIntent an earlier try of this attempt created, if any (found by our payment id)."""
+
     async def refund(self, request: RefundRequest) -> RefundOutcome:
         """Refund part or all of a PaymentIntent's charge. Stripe refusing it (already refunded, disputed) is
         a failed outcome, not an exception; raises GatewayUnavailable when the result is unknown."""

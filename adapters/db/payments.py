@@ -212,6 +212,9 @@ class SqlPayments:
             now,
         )
 
+    async def lock_request_key(self, key: str) -> None:
+        await self._fetch("SELECT pg_advisory_xact_lock(hashtextextended($1::uuid::text || ':payment:' || $2, 0))", key)
+
     async def in_flight(self, method_id: uuid.UUID) -> bool:
         rows = await self._fetch(
             "SELECT 1 FROM payments WHERE tenant_id = $1 AND method_id = $2 AND status IN ('started', 'processing') "

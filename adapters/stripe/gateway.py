@@ -93,7 +93,30 @@ class StripeGateway:
             raise GatewayUnavailable(f"Stripe: {type(exc).__name__}") from exc
         except stripe.APIError as exc:
             raise GatewayUnavailable(f"Stripe answered {exc.http_status}") from exc
+        except stripe.StripeError as exc:
+            # Refused for good (an amount below Stripe's minimum, a detached method, an account no longer
+            # connected): the attempt ends failed, so it stops holding the invoices' balances.
+            err = exc.error
+            intent_id = err.payment_intent.id if err is not None and err.payment_intent is not None else None
+            message = "The payment could not be made: " + (exc.user_message or "Stripe refused it.")
+            return ChargeOutcome(intent_id, PaymentStatus.FAILED, exc.code or type(exc).__name__, None, message)
         return outcome_of(intent)
+
+    async def find_intent(self, request: ChargeRequest) -> ChargeOutcome | None:
+        """Our attempt's PaymentIntent among the customer's, by the payment id in its metadata."""
+        if not request.customer:
+            return None
+        options: Any = {"stripe_account": request.account}
+        params: Any = {"customer": request.customer, "limit": 100}
+        try:
+            page = await self.client.v1.payment_intents.list_async(params=params, options=options)
+        except stripe.StripeError as exc:
+            raise GatewayUnavailable(f"Stripe: {type(exc).__name__}") from exc
+        for intent in page.data:
+            metadata: Any = intent.metadata.to_dict() if intent.metadata else {}
+            if metadata.get("arbridge_payment_id") == request.payment_id:
+                return await self.intent(request.account, intent.id)
+        return None
 
     async def intent(self, account: str, intent_id: str) -> ChargeOutcome:
         options: Any = {"stripe_account": account}

@@ -165,7 +165,10 @@ def same_request(p: Payment, r: PayRequest) -> bool:
     parts = {(a.invoice_id, a.amount) for a in p.allocations}
     wanted = {(a.invoice_id, a.amount) for a in r.allocations}
     same_method = r.method_id is None or r.method_id == p.method_id
-    return p.client_id == r.client_id and p.currency == r.currency and parts == wanted and same_method
+    same_surcharge = (r.surcharge or 0) == p.surcharge
+    return (
+        p.client_id == r.client_id and p.currency == r.currency and parts == wanted and same_method and same_surcharge
+    )
 
 
 def _answer(payment: Payment) -> Response[bytes]:

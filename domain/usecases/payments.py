@@ -85,6 +85,9 @@ class PaymentStore(Protocol):
 
     async def in_flight(self, method_id: uuid.UUID) -> bool: ...
 
+    async def lock_request_key(self, key: str) -> None:
+        """Serialise requests carrying this Idempotency-Key until the transaction ends."""
+
     async def receive_event(
         self, event_id: str, event_type: str, account: str | None, payload: dict[str, Any], now: datetime
     ) -> uuid.UUID | None:
@@ -206,6 +209,9 @@ async def pay(
     """Pay invoices with a stored method (off-session). A decline is a failed payment, not an error."""
     principal.require(Scope.PAYMENTS_WRITE)
     async with uow_factory() as uow:
+        if request_key:
+            # Requests with one key queue here, so the second finds the first's attempt (never a second one).
+            await uow.payments.lock_request_key(request_key)
         existing = await uow.payments.by_request_key(request_key) if request_key else None
         if existing is None:
             payment, customer, stripe_method = await _start(uow, clock, request, request_key)
@@ -222,7 +228,9 @@ async def pay(
         surcharge=payment.surcharge,
     )  # fmt: skip
     try:
-        outcome = await gateway.charge(charge)
+        # A resumed attempt may have reached Stripe long ago (its idempotency key lasts about a day): look first.
+        found = await gateway.find_intent(charge) if existing is not None else None
+        outcome = found if found is not None else await gateway.charge(charge)
     except GatewayUnavailable:
         raise PaymentPending(payment) from None
     return await record_outcome(uow_factory, clock, payment.id, outcome)

@@ -145,5 +145,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     run_script("""
     DROP FUNCTION IF EXISTS find_tenant_by_stripe_account(text);
+    DROP INDEX IF EXISTS connections_one_tenant_per_stripe_account;
     DROP TABLE IF EXISTS stripe_events, payment_allocations, payments, payment_methods, stripe_customers;
     """)

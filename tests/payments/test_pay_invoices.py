@@ -162,3 +162,34 @@ async def test_fifty_concurrent_requests_never_collect_more_than_the_balance(
     assert len(succeeded) == (1 if same_key else 2)
     final = await s.invoice(invoice.id)
     assert final.amount_paid == 4_000 * len(succeeded) <= final.total
+
+
+async def test_resuming_after_stripe_forgot_the_idempotency_key_still_charges_once(engine: AsyncEngine) -> None:
+    """Stripe keeps idempotency keys about a day: a retry after that finds the PaymentIntent by our payment id
+    instead of creating a second one."""
+    from sandbox.stripe_sandbox.idempotency import IdempotencyStore
+
+    s = await shop(engine, "Forgetful MSP")
+    client = await s.new_client()
+    await s.save_method(client)
+    invoice = await s.new_invoice(client, 25_000)
+    request = s.pay_request(client, (invoice.id, 25_000))
+    with pytest.raises(SystemExit):
+        await _pay(s, request, "day-old-key", _CrashAfterStripe(s.gateway()))
+    s.stripe.idempotency = IdempotencyStore()  # a day later: Stripe no longer knows the key
+    payment = await _pay(s, request, "day-old-key")
+    assert payment.status is PaymentStatus.SUCCEEDED
+    assert len(s.stripe.partition(s.account).table("charge").objects) == 1
+    assert (await s.invoice(invoice.id)).status is InvoiceStatus.PAID
+
+
+async def test_a_payment_stripe_refuses_for_good_fails_and_releases_the_invoice(engine: AsyncEngine) -> None:
+    s = await shop(engine, "Minimum MSP")
+    client = await s.new_client()
+    await s.save_method(client)
+    invoice = await s.new_invoice(client, 10_000)
+    payment = await _pay(s, s.pay_request(client, (invoice.id, 20)))  # below Stripe's minimum charge
+    assert payment.status is PaymentStatus.FAILED, payment
+    async with s.uow() as uow:
+        assert await uow.payments.held([invoice.id]) == {}
+    assert (await _pay(s, s.pay_request(client, (invoice.id, 10_000)))).status is PaymentStatus.SUCCEEDED
