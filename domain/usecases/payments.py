@@ -267,9 +267,11 @@ async def settle(uow: PaymentsUnitOfWork, clock: Clock, payment: Payment, outcom
     ]
     if outcome.status is PaymentStatus.SUCCEEDED:
         events += await _apply(uow, payment, now)
-        await _post(uow, payment, outcome, now)
     for event in events:
         await uow.outbox.add(event)
+    if outcome.status is PaymentStatus.SUCCEEDED:
+        # Last: the postings lock the tenant's clearing and AR rows until commit, so hold them briefly.
+        await _post(uow, payment, outcome, now)
 
 
 async def _post(uow: PaymentsUnitOfWork, payment: Payment, outcome: ChargeOutcome, now: datetime) -> None:

@@ -1,0 +1,111 @@
+"""Our side of benchmarks/charges.py: an arq job that pays one invoice, run by a real worker in its own process.
+
+    python -m benchmarks.support.charges_jobs OUT.json   # environment: env.app_env(settings) + STRIPE_*
+
+The worker is the production one (`workers.settings.build_worker`): its startup (`app_engine` with a pool of
+20, the clock, the key ring, the vendor flows whose `stripe` is the official SDK built from STRIPE_SECRET_KEY
+and STRIPE_API_URL, here the sandbox), and its tuning (MAX_JOBS 200 at once, POLL_DELAY 0.05 s,
+QUEUE_READ_LIMIT 400). Only these differ, and why:
+
+- `functions`: the worker knows `handle_event` only, and no outbox event type charges an invoice (autopay
+  does not exist yet), so the job is `charge_invoice` below: what an autopay job would do for one invoice;
+- `burst=True`: the worker stops once the queue is empty (the benchmark enqueues every job first);
+- `run_relay_task=False` and no cron jobs: the outbox rows each charge writes (payment.succeeded,
+  invoice.payment_applied, invoice.paid) are written in the charge's transaction, as always, but not relayed
+  to handle_event jobs during the run: the benchmark measures charges, not the event handlers after them;
+- `keep_result=60`: a job's result is stored (one SET, as in production) but expires in a minute instead of
+  a day, so nothing lingers in a shared Redis.
+
+`charge_invoice` calls `domain.usecases.payments.pay` with the client's default (saved) card and an
+idempotency key per invoice, exactly as the REST endpoint does: the attempt recorded, the PaymentIntent
+created and confirmed off-session on the tenant's connected account, the outcome recorded, the invoice paid,
+and the ledger posted (payment_succeeded, processing_fee). Each job's own time (not its wait in the queue) is
+kept (benchmarks/support/charges_timing.py; BENCH_SANDBOX_PID names the sandbox server, whose CPU time is
+read too); when the worker stops, OUT.json gets the window from the first job's start to the last one's end,
+the latencies, the outcomes, the CPU times, and arq's own counters. With BENCH_PROFILE=PATH the worker runs
+under cProfile and its stats go to PATH (`python -m pstats PATH`); its figures are then slowed by profiling.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import uuid
+from typing import Any
+
+from adapters.config import Settings
+from adapters.db.uow import SqlUnitOfWork
+from adapters.stripe.gateway import StripeGateway
+from benchmarks.support.charges_timing import Timings
+from domain.auth import Principal, Scope
+from domain.payments import Allocation, PayRequest
+from domain.usecases.payments import pay
+from workers.settings import MAX_JOBS, POLL_DELAY, QUEUE_READ_LIMIT, build_worker
+
+JOB = "charge_invoice"
+PRINCIPAL_SCOPES = frozenset({Scope.PAYMENTS_WRITE.value})
+
+
+TIMINGS = Timings(sandbox_pid=int(os.environ.get("BENCH_SANDBOX_PID") or 0) or None)
+
+
+async def charge_invoice(ctx: dict[str, Any], tenant_id: str, client_id: str, invoice_id: str, amount: int) -> str:
+    """Pay one invoice in full with the client's default card, off-session, as autopay would."""
+    started = TIMINGS.started()
+    tenant = uuid.UUID(tenant_id)
+    engine, ring = ctx["engine"], ctx["ring"]
+    request = PayRequest(uuid.UUID(client_id), [Allocation(uuid.UUID(invoice_id), amount)], "USD", None)
+    try:
+        payment = await pay(
+            lambda: SqlUnitOfWork(engine, tenant, ring),
+            StripeGateway(ctx["vendor_flows"].stripe),
+            Principal(tenant, "autopay", PRINCIPAL_SCOPES),
+            ctx["clock"],
+            request,
+            f"autopay-{invoice_id}",
+        )
+        outcome = payment.status.value
+    except Exception as exc:  # counted and reported: a benchmark with failures is not valid
+        TIMINGS.ended(started, f"error {type(exc).__name__}", exc)
+        return f"error {type(exc).__name__}"
+    TIMINGS.ended(started, outcome)
+    return outcome
+
+
+def main(argv: list[str]) -> int:
+    out = argv[0]
+    worker = build_worker(
+        Settings.from_env(),
+        burst=True,
+        run_relay_task=False,
+        functions=[charge_invoice],
+        cron_jobs=[],
+        keep_result=60,
+    )
+    profile = os.environ.get("BENCH_PROFILE")
+    if profile:  # cProfile over the whole run: slower figures, but where the worker's CPU time goes
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.runcall(worker.run)
+        profiler.dump_stats(profile)
+    else:
+        worker.run()
+    TIMINGS.finish()
+    result = TIMINGS.summary()
+    result["arq"] = {
+        "jobs_complete": worker.jobs_complete,
+        "jobs_failed": worker.jobs_failed,
+        "jobs_retried": worker.jobs_retried,
+        "max_jobs": MAX_JOBS,
+        "poll_delay_s": POLL_DELAY,
+        "queue_read_limit": QUEUE_READ_LIMIT,
+    }
+    with open(out, "w") as f:
+        json.dump(result, f)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
