@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.db.tables import agreements
+from adapters.db.tables_sync import agreements
 from domain.agreements import Agreement, AgreementFilter, SubtypeCount
 from domain.pagination import Page, PageRequest, page_of
 

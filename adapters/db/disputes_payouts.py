@@ -6,9 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from adapters.db.halosync_records import driver
+from adapters.db.driver import TenantRows, driver
 from domain.pagination import Page, PageRequest, page_of
 from domain.usecases.disputes import Dispute
 from domain.usecases.payouts import Payout, PayoutLine
@@ -35,14 +33,7 @@ def _payout(r: Any) -> Payout:
     return Payout(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], gross=int(r[8]), fees=int(r[9]))
 
 
-class SqlDisputesPayouts:
-    def __init__(self, conn: AsyncConnection, tenant_id: uuid.UUID) -> None:
-        self.conn = conn
-        self.tenant_id = tenant_id
-
-    async def _fetch(self, sql: str, *args: Any) -> list[Any]:
-        return list(await (await driver(self.conn)).fetch(sql, self.tenant_id, *args))
-
+class SqlDisputesPayouts(TenantRows):
     # -- disputes ---------------------------------------------------------------------------------------
 
     async def save_dispute(self, d: Dispute) -> Dispute:

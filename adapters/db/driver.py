@@ -9,6 +9,7 @@ connection. Only for selects whose columns need no SQLAlchemy result processing 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,3 +34,24 @@ class DriverSelect:
         driver: Any = raw.driver_connection
         rows: list[Any] = await driver.fetch(self.sql, *[params[n] for n in self.names])
         return rows
+
+
+async def driver(conn: AsyncConnection) -> Any:
+    """asyncpg's connection under the unit of work's, inside its transaction (the tenant already set)."""
+    raw = await conn.get_raw_connection()
+    return raw.driver_connection
+
+
+class TenantRows:
+    """Base of repositories that write raw SQL on the driver: every statement's `$1` is the tenant's id, so
+    no query can forget its tenant filter (row-level security checks it again below)."""
+
+    def __init__(self, conn: AsyncConnection, tenant_id: uuid.UUID) -> None:
+        self.conn = conn
+        self.tenant_id = tenant_id
+
+    async def _fetch(self, sql: str, *args: Any) -> list[Any]:
+        return list(await (await driver(self.conn)).fetch(sql, self.tenant_id, *args))
+
+    async def _execute(self, sql: str, *args: Any) -> None:
+        await (await driver(self.conn)).execute(sql, self.tenant_id, *args)

@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.crypto import KeyRing
-from adapters.db.halosync_records import RecordWrites, driver
+from adapters.db.driver import driver
+from adapters.db.halosync_records import RecordWrites
 from adapters.db.uow import SqlUnitOfWork
 from domain.halopsa import HaloResource
 from domain.halosync.runs import (

@@ -12,10 +12,8 @@ import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
+from adapters.db.driver import TenantRows, driver
 from domain.events import DomainEvent
 from domain.halopsa import HaloResource
 from domain.halosync.ports import PAYMENT_SEEN, InvoiceWrite, StoredInvoice, StoredRef
@@ -30,22 +28,7 @@ _REF_TABLES = {
 }
 
 
-async def driver(conn: AsyncConnection) -> Any:
-    raw = await conn.get_raw_connection()
-    return raw.driver_connection
-
-
-class RecordWrites:
-    def __init__(self, conn: AsyncConnection, tenant_id: uuid.UUID) -> None:
-        self.conn = conn
-        self.tenant_id = tenant_id
-
-    async def _fetch(self, sql: str, *args: Any) -> list[Any]:
-        return list(await (await driver(self.conn)).fetch(sql, self.tenant_id, *args))
-
-    async def _execute(self, sql: str, *args: Any) -> None:
-        await (await driver(self.conn)).execute(sql, self.tenant_id, *args)
-
+class RecordWrites(TenantRows):
     async def refs(self, resource: HaloResource, external_ids: Sequence[str]) -> dict[str, StoredRef]:
         if not external_ids:
             return {}

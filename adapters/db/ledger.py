@@ -15,7 +15,7 @@ from sqlalchemy import Select, any_, bindparam, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.db.tables import ledger_accounts, ledger_entries, ledger_transactions
+from adapters.db.tables_money import ledger_accounts, ledger_entries, ledger_transactions
 from domain.ids import new_id
 from domain.ledger import CHART, Balances, Entry, KeyReused, Kind, LedgerTransaction, Reference
 from domain.pagination import Page, PageRequest, page_of

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.db.halosync_records import driver
+from adapters.db.driver import TenantRows, driver
 from domain.ids import new_id
 from domain.pagination import Page, PageRequest, page_of
 from domain.payments import Allocation, MethodKind, Payment, PaymentMethod, PaymentStatus, RecoveryPoint
@@ -42,17 +42,7 @@ def _payment(r: Any, allocations: list[Allocation]) -> Payment:
     )  # fmt: skip
 
 
-class SqlPayments:
-    def __init__(self, conn: AsyncConnection, tenant_id: uuid.UUID) -> None:
-        self.conn = conn
-        self.tenant_id = tenant_id
-
-    async def _fetch(self, sql: str, *args: Any) -> list[Any]:
-        return list(await (await driver(self.conn)).fetch(sql, self.tenant_id, *args))
-
-    async def _execute(self, sql: str, *args: Any) -> None:
-        await (await driver(self.conn)).execute(sql, self.tenant_id, *args)
-
+class SqlPayments(TenantRows):
     # -- payments ---------------------------------------------------------------------------------------
 
     async def _allocations(self, payment_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Allocation]]:

@@ -7,9 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from adapters.db.halosync_records import driver
+from adapters.db.driver import TenantRows
 from domain.pagination import Page, PageRequest, page_of
 from domain.payments import Allocation
 from domain.refunds import Refund, RefundStatus
@@ -28,17 +26,7 @@ def _refund(r: Any, allocations: list[Allocation]) -> Refund:
     )  # fmt: skip
 
 
-class SqlRefunds:
-    def __init__(self, conn: AsyncConnection, tenant_id: uuid.UUID) -> None:
-        self.conn = conn
-        self.tenant_id = tenant_id
-
-    async def _fetch(self, sql: str, *args: Any) -> list[Any]:
-        return list(await (await driver(self.conn)).fetch(sql, self.tenant_id, *args))
-
-    async def _execute(self, sql: str, *args: Any) -> None:
-        await (await driver(self.conn)).execute(sql, self.tenant_id, *args)
-
+class SqlRefunds(TenantRows):
     async def _allocations(self, refund_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Allocation]]:
         rows = await self._fetch(
             "SELECT refund_id, invoice_id, amount FROM refund_allocations WHERE tenant_id = $1 "

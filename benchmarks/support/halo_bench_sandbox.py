@@ -19,7 +19,7 @@ from adapters.halopsa.api import HaloApi
 from benchmarks.support.halo_bench_measure import Measured, measuring
 from benchmarks.support.servers import Served, uvicorn_server
 from domain.halopsa import HaloResource
-from domain.halosync.engine import _phase
+from domain.halosync.phases import phase_for
 from domain.halosync.runs import PHASES, SyncMode
 
 
@@ -64,7 +64,7 @@ def reader(served: Served) -> tuple[HaloApi, httpx.AsyncClient]:
 
 def engine_params(resource: HaloResource) -> dict[str, str]:
     """What a full sync asks Halo for, from the engine itself, so the baseline cannot drift from it."""
-    phase = _phase(resource, SyncMode.FULL, {}, timedelta(0))
+    phase = phase_for(resource, SyncMode.FULL, {}, timedelta(0))
     assert phase is not None
     return dict(phase.params)
 

@@ -27,14 +27,13 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from domain.halopsa import HaloPage, HaloReader, HaloReadFailed, HaloResource
 from domain.halosync import pages
+from domain.halosync.phases import MODIFIED, Phase, newest, phase_for, reached_watermark
 from domain.halosync.ports import PAYMENT_SEEN, SyncStore
-from domain.halosync.records import BadRecord, instant_of
 from domain.halosync.runs import PHASES, FoundIssue, IssueKind, SyncMode, SyncRun, SyncStatus, sync_requested
 from domain.halosync.settings import SyncSettings
 from domain.ports import Clock
@@ -54,73 +53,6 @@ Progress = Callable[[SyncRun, HaloResource, int, int | None], None]  # run, phas
 
 class RunNotFound(Exception):
     pass
-
-
-@dataclass
-class _Phase:
-    resource: HaloResource
-    params: dict[str, str]
-    stop_before: str | None = None  # incremental: stop once a page reaches back past this watermark
-    record_key: str = "last_modified"  # what the watermark compares, in each record
-    step_backs: int = 0
-    previous_ids: list[Any] = field(default_factory=list)
-
-
-_MODIFIED = {
-    HaloResource.CLIENTS: "alastupdate",  # Halo's Area has no last_modified
-    HaloResource.AGREEMENTS: "last_modified",
-    HaloResource.INVOICES: "last_modified",
-}
-
-
-def _phase(resource: HaloResource, mode: SyncMode, watermarks: dict[str, str], overlap: timedelta) -> _Phase | None:
-    params = {"includeinactive": "true"} if resource in (HaloResource.CLIENTS, HaloResource.AGREEMENTS) else {}
-    if resource is HaloResource.INVOICES:
-        params["includelines"] = "true"
-    if mode is SyncMode.UNPAID:
-        if resource is not HaloResource.INVOICES:
-            return None if resource is HaloResource.PAYMENTS else _Phase(resource, {**params, "order": "id"})
-        return _Phase(resource, {**params, "paymentstatuses": "0,1", "order": "id"})
-    mark = watermarks.get(resource.value) if mode is SyncMode.INCREMENTAL else None
-    if mark is None:
-        return _Phase(resource, {**params, "order": "id"})
-    if resource is HaloResource.PAYMENTS:
-        return _Phase(resource, {**params, "order": "id", "orderdesc": "true"}, stop_before=mark, record_key="id")
-    key = _MODIFIED[resource]
-    since = (instant_of(mark, "watermark") - overlap).isoformat()
-    return _Phase(resource, {**params, "order": key, "orderdesc": "true"}, stop_before=since, record_key=key)
-
-
-def _reached_watermark(phase: _Phase, records: list[dict[str, Any]]) -> bool:
-    if phase.stop_before is None or not records:
-        return False
-    last = records[-1].get(phase.record_key)
-    if phase.record_key == "id":
-        return isinstance(last, int) and last <= int(phase.stop_before)
-    try:
-        return last is None or instant_of(last, phase.record_key) < instant_of(phase.stop_before, "watermark")
-    except BadRecord:
-        return False
-
-
-def _newest(resource: HaloResource, records: list[dict[str, Any]], current: str | None) -> str | None:
-    key = "id" if resource is HaloResource.PAYMENTS else _MODIFIED.get(resource, "last_modified")
-    best = current
-    for r in records:
-        value = r.get(key)
-        if value is None:
-            continue
-        if key == "id":
-            if isinstance(value, int) and (best is None or value > int(best)):
-                best = str(value)
-            continue
-        try:
-            stamp = instant_of(value, key).isoformat()
-        except BadRecord:
-            continue
-        if best is None or stamp > best:
-            best = stamp
-    return best
 
 
 class SyncEngine:
@@ -192,7 +124,7 @@ class SyncEngine:
         watermarks = run.target.get("watermarks", {})
         while run.checkpoint.phase < len(PHASES):
             resource = PHASES[run.checkpoint.phase]
-            phase = _phase(resource, run.mode, watermarks, overlap)
+            phase = phase_for(resource, run.mode, watermarks, overlap)
             if phase is not None:
                 if phase.stop_before is None and run.checkpoint.page_no == 0:
                     await self._mark_newest(run, phase)
@@ -209,7 +141,7 @@ class SyncEngine:
                 await tx.save_run(run)
                 await tx.commit()
 
-    async def _pages(self, run: SyncRun, phase: _Phase) -> None:
+    async def _pages(self, run: SyncRun, phase: Phase) -> None:
         """Page through one resource. The next page is fetched while this one is written: Halo's latency and
         our database work overlap instead of adding up."""
         cp = run.checkpoint
@@ -239,30 +171,30 @@ class SyncEngine:
                 with contextlib.suppress(asyncio.CancelledError, HaloReadFailed):
                     await pending
 
-    async def _mark_newest(self, run: SyncRun, phase: _Phase) -> None:
+    async def _mark_newest(self, run: SyncRun, phase: Phase) -> None:
         """Before reading a resource by id: its newest change now is the next incremental run's watermark.
         (The newest among the records read would be later than changes made to pages already read while the
         run went on, and the next run would stop before reaching them.)"""
-        key = _MODIFIED.get(phase.resource)
+        key = MODIFIED.get(phase.resource)
         if key is None:
             return  # payments: the highest id read is their mark
-        newest = await self.reader.page(phase.resource, 1, 1, {**phase.params, "order": key, "orderdesc": "true"})
-        mark = _newest(phase.resource, newest.records[:1], run.checkpoint.high_water.get(phase.resource.value))
+        probe = await self.reader.page(phase.resource, 1, 1, {**phase.params, "order": key, "orderdesc": "true"})
+        mark = newest(phase.resource, probe.records[:1], run.checkpoint.high_water.get(phase.resource.value))
         if mark is not None:
             run.checkpoint.high_water[phase.resource.value] = mark
             async with self.store.transaction() as tx:
                 await tx.save_run(run)
                 await tx.commit()
 
-    def _fetch(self, phase: _Phase, page_no: int) -> asyncio.Future[HaloPage]:
+    def _fetch(self, phase: Phase, page_no: int) -> asyncio.Future[HaloPage]:
         return asyncio.ensure_future(self.reader.page(phase.resource, page_no, self.page_size, phase.params))
 
     @staticmethod
-    def _last(phase: _Phase, page: HaloPage, page_no: int) -> bool:
+    def _last(phase: Phase, page: HaloPage, page_no: int) -> bool:
         short = len(page.records) < page.page_size
-        return short or _reached_watermark(phase, page.records) or page_no * page.page_size >= page.record_count
+        return short or reached_watermark(phase, page.records) or page_no * page.page_size >= page.record_count
 
-    def _check_repeat(self, phase: _Phase, page: HaloPage) -> None:
+    def _check_repeat(self, phase: Phase, page: HaloPage) -> None:
         ids = [r.get("id") for r in page.records if isinstance(r, dict)]
         if ids and ids == phase.previous_ids:
             raise _Stop(
@@ -271,7 +203,7 @@ class SyncEngine:
             )
         phase.previous_ids = ids
 
-    def _step_back(self, phase: _Phase, page: HaloPage, before: int | None) -> int:
+    def _step_back(self, phase: Phase, page: HaloPage, before: int | None) -> int:
         if before is None or page.record_count == before or phase.step_backs >= MAX_STEP_BACKS:
             return 0
         phase.step_backs += 1
@@ -316,7 +248,7 @@ class SyncEngine:
             # Read newest first (incremental), a page's records carry the watermark; read by id, the newest
             # record was noted before the first page (_mark_newest). Payments' mark is their highest id.
             if paged and (self._newest_first or resource is HaloResource.PAYMENTS):
-                mark = _newest(resource, records, run.checkpoint.high_water.get(resource.value))
+                mark = newest(resource, records, run.checkpoint.high_water.get(resource.value))
                 if mark is not None:
                     run.checkpoint.high_water[resource.value] = mark
             if paged:
