@@ -98,6 +98,14 @@ class Payment:
     def invoice_amount(self) -> int:
         return self.amount - self.surcharge
 
+    def answers(self, r: PayRequest) -> bool:
+        """Whether this attempt is the one `r` asks for (an Idempotency-Key reused for another payment is not)."""
+        parts = {(a.invoice_id, a.amount) for a in self.allocations}
+        wanted = {(a.invoice_id, a.amount) for a in r.allocations}
+        same_method = r.method_id is None or r.method_id == self.method_id
+        same_payer = self.client_id == r.client_id and self.currency == r.currency
+        return same_payer and parts == wanted and same_method and (r.surcharge or 0) == self.surcharge
+
     def stripe_idempotency_key(self) -> str:
         """Derived from the attempt, so a resumed attempt reaches the same PaymentIntent."""
         return f"arbridge-payment-{self.id}"

@@ -20,7 +20,7 @@ from adapters.db.uow import SqlUnitOfWork
 from adapters.stripe.gateway import StripeGateway
 from api.graphql.context import Info, forbidden
 from api.graphql.inputs import lookup_id, parse_id
-from api.graphql.payments import PaymentAllocation, PaymentUnavailable
+from api.graphql.payment_types import PaymentAllocation, PaymentUnavailable
 from api.graphql.resolving import page_request, read, validation_error
 from api.graphql.scalars import MinorUnits
 from api.graphql.types import Connection, Money, NotFound, ValidationError, connection_of

@@ -38,7 +38,7 @@ from api.rest.security import services_of
 from api.services import Services
 from domain.auth import Principal, Scope
 from domain.pagination import PageRequest
-from domain.payments import Payment, PaymentStatus, PayRequest
+from domain.payments import Payment, PaymentStatus
 from domain.usecases import payment_methods as methods_uc
 from domain.usecases import payments as uc
 
@@ -161,16 +161,6 @@ class PaymentMethodController(Controller):
         await methods_uc.remove_method(uow, gateway, principal, services.clock, method_id)
 
 
-def same_request(p: Payment, r: PayRequest) -> bool:
-    parts = {(a.invoice_id, a.amount) for a in p.allocations}
-    wanted = {(a.invoice_id, a.amount) for a in r.allocations}
-    same_method = r.method_id is None or r.method_id == p.method_id
-    same_surcharge = (r.surcharge or 0) == p.surcharge
-    return (
-        p.client_id == r.client_id and p.currency == r.currency and parts == wanted and same_method and same_surcharge
-    )
-
-
 def _answer(payment: Payment) -> Response[bytes]:
     body = PaymentOut.of(payment)
     if payment.status in (PaymentStatus.FAILED, PaymentStatus.CANCELED):
@@ -224,7 +214,7 @@ class PaymentController(Controller):
         command = data.command()
         async with services.uow(principal.tenant_id) as uow:
             earlier = await uow.payments.by_request_key(idempotency_key)
-        if earlier is not None and not same_request(earlier, command):
+        if earlier is not None and not earlier.answers(command):
             raise Problem(422, "idempotency_key_reused", "This Idempotency-Key was used with a different payment.")
 
         def uow_factory() -> SqlUnitOfWork:
