@@ -30,7 +30,7 @@ from enum import StrEnum
 
 from domain.errors import FieldError, InvalidState, ValidationFailed
 from domain.payments import Allocation, Payment, PaymentStatus
-from domain.surcharge import prorated_surcharge_refund
+from domain.surcharge_receipts import prorated_surcharge_refund
 
 # Stripe's refund reasons (anything else it refuses).
 REASONS = ("duplicate", "fraudulent", "requested_by_customer")

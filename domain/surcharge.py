@@ -23,8 +23,8 @@ the conservative reading: no surcharge, or the lower one.
   part, but every cap applies to each transaction, so the surcharge never exceeds cap x amount.
 - Rounding: the requested surcharge rounds half-up to the minor unit like every amount; the caps round down, so
   the result never exceeds a cap even by a fraction of a minor unit.
-- Disclosure before payment (`disclosure_text`), itemised on the receipt (`receipt_lines`), pro-rated on partial
-  refunds (`prorated_surcharge_refund`).
+- Disclosure before payment (`disclosure_text`), itemised on the receipt and pro-rated on partial
+  refunds (domain/surcharge_receipts.py).
 
 For Stripe: `SurchargeDecision.total` is the PaymentIntent `amount` (it includes the surcharge) and
 `SurchargeDecision.amount` its `amount_details.surcharge.amount`; check `payment_method.card.funding`.
@@ -234,14 +234,6 @@ class SurchargeDecision:
             raise SurchargeNotAllowed(self.reason, self.message)
 
 
-@dataclass(frozen=True)
-class ReceiptLine:
-    kind: str  # "payment", "surcharge" or "total"
-    label: str
-    amount: int  # minor units
-    currency: str
-
-
 def decide(
     policy: SurchargePolicy, card: CardFacts | None, payer: Payer, amount_minor: int, currency: str, *, on: date
 ) -> SurchargeDecision:
@@ -323,54 +315,6 @@ def disclosure_text(
             "shows the surcharge as a separate line."
         )
     return " ".join(parts)
-
-
-def receipt_lines(decision: SurchargeDecision) -> list[ReceiptLine]:
-    """The receipt's money lines: the amount paid, the surcharge itemised with its rate, the total charged."""
-    cur = decision.currency
-    lines = [ReceiptLine("payment", "Invoice payment", decision.base_amount, cur)]
-    if decision.amount:
-        lines.append(ReceiptLine("surcharge", f"Credit card surcharge ({decision.rate_text})", decision.amount, cur))
-    lines.append(ReceiptLine("total", "Total charged", decision.total, cur))
-    return lines
-
-
-def prorated_surcharge_refund(
-    surcharge_collected: int,
-    amount_collected: int,
-    refund_amount: int,
-    *,
-    already_refunded_amount: int = 0,
-    already_refunded_surcharge: int = 0,
-) -> int:
-    """The surcharge to give back with a refund of `refund_amount` (amounts exclude the surcharge).
-
-    Pro-rated on the cumulative amount refunded, rounded half-up: the surcharge refunded so far is always the
-    rounded share of everything refunded so far, so partial refunds never return more than was collected, and
-    refunding the whole amount, in any number of parts, returns the whole surcharge.
-    """
-    v = Validator()
-    v.check(0 <= surcharge_collected <= MAX_MINOR, "surcharge_collected", "must be 0 or more, within limits")
-    v.check(0 <= amount_collected <= MAX_MINOR, "amount_collected", "must be 0 or more, within limits")
-    v.check(amount_collected > 0 or surcharge_collected == 0, "surcharge_collected", "must be 0 when nothing was paid")
-    v.check(refund_amount >= 0, "refund_amount", "must be 0 or more")
-    v.check(already_refunded_amount >= 0, "already_refunded_amount", "must be 0 or more")
-    v.check(
-        0 <= already_refunded_surcharge <= surcharge_collected,
-        "already_refunded_surcharge",
-        "must be 0 to the surcharge collected",
-    )
-    v.check(
-        already_refunded_amount + refund_amount <= amount_collected,
-        "refund_amount",
-        "exceeds what is left to refund",
-    )
-    v.raise_if_any()
-    if amount_collected == 0:
-        return 0
-    refunded = already_refunded_amount + refund_amount
-    due_so_far = round_minor(Decimal(surcharge_collected * refunded) / amount_collected)
-    return max(0, due_so_far - already_refunded_surcharge)
 
 
 # --- rules -----------------------------------------------------------------------------------------------------

@@ -21,13 +21,12 @@ from domain.ports import Clock, ConnectionsUnitOfWork
 from domain.surcharge import (
     CardFacts,
     Payer,
-    ReceiptLine,
     SurchargeDecision,
     SurchargePolicy,
     decide,
     disclosure_text,
-    receipt_lines,
 )
+from domain.surcharge_receipts import ReceiptLine, receipt_lines
 
 
 def policy_to_json(p: SurchargePolicy) -> dict[str, Any]:
