@@ -22,6 +22,17 @@ from api.rest.security import services_of
 MAX_KEY_LENGTH = 255
 
 
+def required_key(key: str | None, what: str) -> str:
+    """For a POST that moves money: the Idempotency-Key is not optional (`what`: "charge", "refund")."""
+    if key is None:
+        raise Problem(
+            400, "idempotency_key_required", f"Send an Idempotency-Key header: retries with it never {what} twice."
+        )
+    if not 0 < len(key) <= MAX_KEY_LENGTH:
+        raise Problem(400, "validation_failed", f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters.")
+    return key
+
+
 def request_fingerprint(method: str, path: str, body: bytes) -> str:
     try:
         canonical = msgspec.json.encode(msgspec.json.decode(body), order="sorted") if body else b""

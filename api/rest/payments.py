@@ -22,7 +22,7 @@ from adapters.db.uow import SqlUnitOfWork
 from adapters.stripe.gateway import StripeGateway
 from adapters.stripe.methods import StripeMethods
 from api.rest.clients import Cursor, Limit
-from api.rest.idempotency import MAX_KEY_LENGTH
+from api.rest.idempotency import required_key
 from api.rest.payment_schemas import (
     FinishSetupIn,
     PayIn,
@@ -204,12 +204,7 @@ class PaymentController(Controller):
     ) -> Response[PaymentOut]:
         services = services_of(request.app.state)
         principal.require(Scope.PAYMENTS_WRITE)  # before the key is looked up
-        if idempotency_key is None:
-            raise Problem(
-                400, "idempotency_key_required", "Send an Idempotency-Key header: retries with it never charge twice."
-            )
-        if not 0 < len(idempotency_key) <= MAX_KEY_LENGTH:
-            raise Problem(400, "validation_failed", f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters.")
+        idempotency_key = required_key(idempotency_key, "charge")
         gateway = StripeGateway(stripe_sdk(services))
         command = data.command()
         async with services.uow(principal.tenant_id) as uow:

@@ -19,7 +19,7 @@ from litestar.params import Parameter
 from adapters.db.uow import SqlUnitOfWork
 from adapters.stripe.gateway import StripeGateway
 from api.rest.clients import Cursor, Limit
-from api.rest.idempotency import MAX_KEY_LENGTH
+from api.rest.idempotency import required_key
 from api.rest.payment_schemas import AllocationOut
 from api.rest.payments import stripe_sdk
 from api.rest.problems import Problem
@@ -130,12 +130,7 @@ class RefundController(Controller):
     ) -> Response[RefundOut]:
         services = services_of(request.app.state)
         principal.require(Scope.PAYMENTS_WRITE)  # before the key is looked up
-        if idempotency_key is None:
-            raise Problem(
-                400, "idempotency_key_required", "Send an Idempotency-Key header: retries with it never refund twice."
-            )
-        if not 0 < len(idempotency_key) <= MAX_KEY_LENGTH:
-            raise Problem(400, "validation_failed", f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters.")
+        idempotency_key = required_key(idempotency_key, "refund")
         gateway = StripeGateway(stripe_sdk(services))
 
         def uow_factory() -> SqlUnitOfWork:
