@@ -1,4 +1,4 @@
-"""Two shortcuts through strawberry and graphql-core for the fields a page of invoices is made of.
+"""Shortcuts through strawberry and graphql-core for the fields a page of invoices is made of.
 
 graphql-core resolves every field alike: look up its definition, build a ResolveInfo, call the field's
 resolver, then complete the value. Strawberry's resolver for a field adds its own layer on top: an `Info`,
@@ -11,7 +11,11 @@ argument conversion, the field-extension chain, exception handlers. On a page of
   get a plain resolver that calls the method directly (`streamline`), so graphql-core's own path, with its
   error handling, still runs around it.
 
-Both apply only where the outcome cannot differ from strawberry's: anything else (a null on a non-null field,
+- A field whose whole selection is plain (attributes and such direct methods all the way down, e.g. a
+  connection's `edges` with each node's money and client) is completed in one pass by a function compiled
+  for the request's selection (api/graphql/subtrees.py).
+
+All apply only where the outcome cannot differ from strawberry's: anything else (a null on a non-null field,
 a value the scalar refuses, an exception, a field with arguments or permissions) goes the ordinary way and
 produces the ordinary errors. tests/api/test_graphql_execution.py runs documents both ways and compares.
 """
@@ -24,8 +28,17 @@ from typing import Any
 from graphql import GraphQLField, GraphQLNonNull, GraphQLObjectType, is_leaf_type
 from graphql.pyutils import Undefined
 from strawberry.schema.schema import Schema, StrawberryGraphQLCoreExecutionContext
-from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
+
+from api.graphql.subtrees import (
+    SHORTCUT_ATTRIBUTE,
+    Completer,
+    Reader,
+    compile_selection,
+    reader_of,
+    reads_attribute,
+    strawberry_field,
+)
 
 _MISSING = object()
 
@@ -33,14 +46,9 @@ _MISSING = object()
 _Plan = tuple[str, Callable[[Any], Any], bool] | None
 
 
-def _strawberry_field(field_def: GraphQLField) -> StrawberryField | None:
-    found = (field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
-    return found if isinstance(found, StrawberryField) else None
-
-
 def _plan(field_def: GraphQLField) -> _Plan:
-    field = _strawberry_field(field_def)
-    if field is None or not field.is_basic_field or not getattr(field_def.resolve, "_is_default", False):
+    field = strawberry_field(field_def)
+    if field is None or not reads_attribute(field, field_def):
         return None
     nullable = not isinstance(field_def.type, GraphQLNonNull)
     leaf = field_def.type if nullable else field_def.type.of_type  # type: ignore[union-attr]
@@ -50,7 +58,7 @@ def _plan(field_def: GraphQLField) -> _Plan:
 
 
 class ArbridgeExecutor(StrawberryGraphQLCoreExecutionContext):
-    """graphql-core's executor, with the attribute-scalar shortcut."""
+    """graphql-core's executor, with the attribute-scalar and plain-selection shortcuts."""
 
     # Keyed by the field definition's id: definitions live as long as the schema, which is module-global.
     _plans: dict[int, tuple[GraphQLField, _Plan]] = {}
@@ -79,7 +87,33 @@ class ArbridgeExecutor(StrawberryGraphQLCoreExecutionContext):
                             serialised = None
                         if serialised is not None and serialised is not Undefined:
                             return serialised
+                else:
+                    subtree = self._subtree(field_def, field_details_list)
+                    if subtree is not None:
+                        read, complete = subtree
+                        try:
+                            return complete(read(source))
+                        except Exception:  # noqa: BLE001,S110 -- TakeTheOrdinaryPath or an error the path below reports
+                            pass
         return super().execute_field(parent_type, source, field_details_list, path, position_context)
+
+    def _subtree(self, field_def: GraphQLField, field_details_list: Any) -> tuple[Reader, Completer] | None:
+        """The compiled selection for this field in this request, or None (compiled once per request)."""
+        compiled: dict[int, tuple[Any, tuple[Reader, Completer] | None]] = self.__dict__.setdefault("_subtrees", {})
+        known = compiled.get(id(field_details_list))
+        if known is None or known[0] is not field_details_list:
+            known = compiled[id(field_details_list)] = (
+                field_details_list,
+                self._compile(field_def, field_details_list),
+            )
+        return known[1]
+
+    def _compile(self, field_def: GraphQLField, field_details_list: Any) -> tuple[Reader, Completer] | None:
+        read = reader_of(field_def)
+        if read is None or field_details_list[0].node.arguments:
+            return None
+        complete = compile_selection(field_def.type, field_details_list, self.schema.get_field, self.collect_subfields)
+        return (read, complete) if complete is not None else None
 
 
 def _direct_resolver(schema: Schema, field: StrawberryField) -> Callable[..., Any] | None:
@@ -92,7 +126,12 @@ def _direct_resolver(schema: Schema, field: StrawberryField) -> Callable[..., An
     func: Callable[..., Any] = resolver.wrapped_func  # type: ignore[assignment]  # a plain function here
     info_parameter = resolver.info_parameter
     if info_parameter is None:
-        return lambda source, _info: func(source)
+
+        def resolve_plainly(source: Any, _info: Any) -> Any:
+            return func(source)
+
+        setattr(resolve_plainly, SHORTCUT_ATTRIBUTE, func)  # compiled selections may call it too
+        return resolve_plainly
     info_name, info_class = info_parameter.name, schema.config.info_class
 
     def resolve(source: Any, info: Any) -> Any:
@@ -109,7 +148,7 @@ def streamline(schema: Schema) -> None:
         if not isinstance(graphql_type, GraphQLObjectType) or graphql_type.name.startswith("__"):
             continue
         for field_def in graphql_type.fields.values():
-            field = _strawberry_field(field_def)
+            field = strawberry_field(field_def)
             direct = _direct_resolver(schema, field) if field is not None else None
             if direct is not None:
                 field_def.resolve = direct

@@ -17,6 +17,7 @@ import strawberry
 
 from api.graphql.context import Info, forbidden
 from api.graphql.scalars import MinorUnits
+from api.graphql.subtrees import answers_without_info
 from domain.auth import Forbidden, Scope
 from domain.clients import Client as ClientEntity
 from domain.invoices import Invoice as InvoiceEntity
@@ -149,6 +150,7 @@ class Invoice:
     @strawberry.field(
         graphql_type=Client, description="Who the invoice is billed to (batched per request). Scope clients:read."
     )
+    @answers_without_info(lambda invoice: invoice.preloaded_client)
     def client(self, info: Info) -> Client | Awaitable[Client]:
         if self.preloaded_client is not None:
             return self.preloaded_client  # the scope was checked, for this request's principal, by who attached it

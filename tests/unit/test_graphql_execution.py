@@ -10,6 +10,7 @@ import strawberry
 from graphql import GraphQLObjectType
 
 from api.graphql.execution import ArbridgeExecutor, streamline
+from api.graphql.subtrees import answers_without_info
 
 
 @strawberry.type
@@ -19,6 +20,7 @@ class Thing:
     count: int
     wrong_count: int  # holds text: the Int scalar refuses it
     missing: str  # holds None on a non-null field
+    preset_label: strawberry.Private[str | None] = None  # when set, `label` needs no Info
 
     @strawberry.field
     def shout(self) -> str:
@@ -46,10 +48,36 @@ class Thing:
     def greet(self, greeting: str = "hello") -> str:
         return f"{greeting} {self.name}"
 
+    @strawberry.field
+    @answers_without_info(lambda thing: thing.preset_label)
+    def label(self, info: strawberry.Info) -> str:
+        return self.preset_label or f"{self.name} for {info.context['who']}"  # the slow case needs its Info
+
+    @strawberry.field
+    def later(self) -> str:
+        return _later(self.name)  # type: ignore[return-value]  # a plain method returning an awaitable
+
+    @strawberry.field
+    def parts(self) -> list[Part]:
+        return [Part(size=self.count), Part(size=self.count + 1)]
+
+    @strawberry.field
+    def lazy_parts(self) -> list[Part]:
+        return (Part(size=n) for n in (self.count,))  # type: ignore[return-value]  # an iterable, not a list
+
+
+async def _later(name: str) -> str:
+    return f"later {name}"
+
+
+@strawberry.type
+class Part:
+    size: int
+
 
 def _things() -> list[Thing]:
     return [
-        Thing(name="a", nickname="ay", count=1, wrong_count="one", missing="here"),  # type: ignore[arg-type]
+        Thing(name="a", nickname="ay", count=1, wrong_count="one", missing="here", preset_label="A"),  # type: ignore[arg-type]
         Thing(name="b", nickname=None, count=2, wrong_count=2, missing=None),  # type: ignore[arg-type]
     ]
 
@@ -91,6 +119,20 @@ DOCUMENTS = [
     "{ things { ... on Thing { n: name c: count } ...F } } fragment F on Thing { nickname shout }",
     "{ things { __typename name } }",
     "{ ghostly { name nickname } }",
+    # Whole selections completed in one pass (api/graphql/subtrees.py), and where they must step aside.
+    "{ things { twin { name count twin { name nickname } } parts { size } } }",
+    "{ things { twin { __typename n: name ...on Thing { count } } } }",
+    "{ things { twin { name missing } } }",
+    "{ things { twin { name wrongCount } } }",
+    "{ things { twin { name failsHard } } }",
+    "{ things { twin { name fails } } }",
+    "{ maybeThings { twin { name } } }",
+    "{ things { label twin { label } } }",
+    "{ things { later twin { later } } }",
+    "{ things { lazyParts { size } twin { lazyParts { size } } } }",
+    '{ things { parts { size } twin { greet(greeting: "yo") } } }',
+    "query ($no: Boolean!) { things { twin { name count @skip(if: $no) } } }",
+    "{ things { twin { name ... @defer { count } } } }",
 ]
 
 
@@ -101,8 +143,9 @@ def _outcome(result: Any) -> tuple[Any, list[tuple[str, Any]]]:
 @pytest.mark.parametrize("document", DOCUMENTS)
 async def test_same_answer_both_ways(document: str) -> None:
     context = {"who": "tester"}
-    plain = await _plain().execute(document, context_value=context)
-    fast = await _fast().execute(document, context_value=context)
+    variables = {"no": True}
+    plain = await _plain().execute(document, context_value=context, variable_values=variables)
+    fast = await _fast().execute(document, context_value=context, variable_values=variables)
     assert _outcome(fast) == _outcome(plain)
     assert plain.data is not None or plain.errors  # each document exercises something
 
@@ -118,3 +161,26 @@ async def test_the_shortcuts_are_taken() -> None:
     assert result.data == {"things": [{"name": "a", "count": 1}, {"name": "b", "count": 2}]}
     planned = {plan[0] for _, plan in ArbridgeExecutor._plans.values() if plan is not None}
     assert {"name", "count"} <= planned
+
+
+async def test_plain_selections_are_compiled(monkeypatch: pytest.MonkeyPatch) -> None:
+    import api.graphql.execution as execution
+
+    compiled: list[bool] = []
+    real = execution.compile_selection
+
+    def spy(*args: Any) -> Any:
+        found = real(*args)
+        compiled.append(found is not None)
+        return found
+
+    monkeypatch.setattr(execution, "compile_selection", spy)
+    result = await _fast().execute("{ things { twin { name parts { size } } } }")
+    assert result.data == {
+        "things": [{"twin": {"name": "aa", "parts": [{"size": 2}, {"size": 3}]}}, {"twin": None}],
+    }
+    assert compiled == [True]  # `things` with everything below it, compiled once
+    compiled.clear()
+    # A field with arguments below: neither `things` nor each thing's `twin` (tried once, for both) compiles.
+    await _fast().execute("{ things { twin { greet } } }")
+    assert compiled == [False, False]
