@@ -8,6 +8,8 @@ Choices, so the books read the way the MSP's accountant expects (domain.md §5):
 - A payment lands gross in `stripe_clearing` (Undeposited Funds): the invoice part credits AR per invoice, the
   surcharge part credits `surcharge_income`. The processing fee comes off clearing separately, and a payout
   moves what is left to `bank`, so a payout equals the bank line to the cent.
+  An invoice part that finds no balance left (the invoice was paid meanwhile by other means, e.g. in the
+  PSA) credits the liability `unapplied_payments` instead of AR: AR never falls below what invoices owe.
 - Refunds and lost disputes take the money out of clearing and reverse the surcharge part (pro-rated by the
   caller) out of `surcharge_income`. For the invoice part the caller says what happened to the invoice:
   `reopen_invoices=True` re-debits AR (the invoice balance is owed again, so AR keeps equal to the sum of open
@@ -15,7 +17,8 @@ Choices, so the books read the way the MSP's accountant expects (domain.md §5):
   `dispute_losses` (a chargeback written off), leaving the invoice settled. Revenue itself is never debited:
   what was invoiced stays visible beside what was given back.
 - A disputed amount moves from clearing to `disputes` (funds held) while open, with the dispute fee to
-  `dispute_fees`; won, it comes back to clearing (with the fee if Stripe returns it); lost, see above.
+  `dispute_fees`; won, it comes back to clearing (with the fee if Stripe returns it); lost, see above, except
+  that a part the payer had been refunded already is a plain loss (`dispute_losses`): no invoice owes it.
 - Each transaction carries an idempotency key (`kind:source id`), unique per tenant: recording the same event
   twice (a webhook delivered twice) is a no-op. A dispute closes once: won and lost share one key.
 - Mistakes are never edited: `reversal_of` posts the mirror image, linked to the original.
@@ -82,6 +85,7 @@ CHART: dict[str, Account] = {
         Account("bank", "Bank", A.ASSET),
         Account("disputes", "Funds held in disputes", A.ASSET),
         Account("sales_tax_payable", "Sales tax payable", A.LIABILITY),
+        Account("unapplied_payments", "Unapplied payments (owed to payers)", A.LIABILITY),
         Account("revenue", "Revenue", A.INCOME),
         Account("surcharge_income", "Card surcharge income", A.INCOME),
         Account("refunds", "Refunds (contra revenue)", A.INCOME, contra=True),
@@ -93,6 +97,7 @@ CHART: dict[str, Account] = {
 AR, CLEARING, BANK, DISPUTES = "accounts_receivable", "stripe_clearing", "bank", "disputes"
 REVENUE, SURCHARGE, REFUNDS, SALES_TAX = "revenue", "surcharge_income", "refunds", "sales_tax_payable"
 FEES, DISPUTE_FEES, DISPUTE_LOSSES = "processing_fees", "dispute_fees", "dispute_losses"
+UNAPPLIED = "unapplied_payments"
 
 
 def natural_balance(account: str, signed: int) -> int:
@@ -233,13 +238,19 @@ def invoice_issued(
 def payment_succeeded(
     payment_id: uuid.UUID, *, allocations: Mapping[uuid.UUID, int], amount: int, currency: str,
     occurred_at: datetime, surcharge: int = 0, external_id: str | None = None,
+    unapplied: Mapping[uuid.UUID, int] | None = None,
 ) -> LedgerTransaction:  # fmt: skip
-    """The gross amount to clearing; AR credited per invoice paid, surcharge income by the surcharge."""
-    parts = _allocations(allocations)
-    if _amount("amount", amount) != sum(a for _, a in parts) + _amount("surcharge", surcharge, zero_ok=True):
+    """The gross amount to clearing; AR credited per invoice paid, surcharge income by the surcharge.
+    `unapplied`: per invoice, what was collected for it but found no balance left (paid meanwhile by other
+    means): owed to the payer, in `unapplied_payments`, until refunded or applied elsewhere."""
+    extra = [(inv, _amount(f"unapplied[{inv}]", a)) for inv, a in (unapplied or {}).items()]
+    parts = _allocations(allocations) if allocations or not extra else []
+    invoice_parts = sum(a for _, a in parts) + sum(a for _, a in extra)
+    if _amount("amount", amount) != invoice_parts + _amount("surcharge", surcharge, zero_ok=True):
         raise InvalidPosting("amount: must equal the invoice allocations plus the surcharge")
     entries = [debit(CLEARING, amount, currency)]
     entries += [credit(AR, a, currency, inv) for inv, a in parts]
+    entries += [credit(UNAPPLIED, a, currency, inv) for inv, a in extra]
     entries += [credit(SURCHARGE, surcharge, currency)] if surcharge else []
     return _tx(Kind.PAYMENT_SUCCEEDED, payment_id, _payment(payment_id, external_id), occurred_at, entries)
 
@@ -269,13 +280,18 @@ def processing_fee(
 def _give_back(
     kind: Kind, source: uuid.UUID, payment_id: uuid.UUID, allocations: Mapping[uuid.UUID, int], surcharge: int,
     currency: str, reopen_invoices: bool, written_off_to: str, funds_from: str, at: datetime, ext: str | None,
+    lost: int = 0,
 ) -> LedgerTransaction:  # fmt: skip
-    parts = _allocations(allocations)
+    """`lost`: money that leaves with no invoice part (a refunded part disputed again), to `dispute_losses`."""
+    _amount("lost", lost, zero_ok=True)
     _amount("surcharge", surcharge, zero_ok=True)
+    # No invoice part is possible (a charge disputed after it was refunded in full), but something must go back.
+    parts = _allocations(allocations) if allocations or not (lost or surcharge) else []
     account = AR if reopen_invoices else written_off_to
     entries = [debit(account, a, currency, inv) for inv, a in parts]
     entries += [debit(SURCHARGE, surcharge, currency)] if surcharge else []
-    entries.append(credit(funds_from, sum(a for _, a in parts) + surcharge, currency))
+    entries += [debit(DISPUTE_LOSSES, lost, currency)] if lost else []
+    entries.append(credit(funds_from, sum(a for _, a in parts) + surcharge + lost, currency))
     event = "dispute_closed" if kind is Kind.DISPUTE_LOST else None
     return _tx(kind, source, _payment(payment_id, ext), at, entries, event)
 
@@ -317,13 +333,17 @@ def dispute_won(
 
 def dispute_lost(
     dispute_id: uuid.UUID, *, payment_id: uuid.UUID, allocations: Mapping[uuid.UUID, int], currency: str,
-    reopen_invoices: bool, occurred_at: datetime, surcharge: int = 0, external_id: str | None = None,
+    reopen_invoices: bool, occurred_at: datetime, surcharge: int = 0, refunded_before: int = 0,
+    external_id: str | None = None,
 ) -> LedgerTransaction:  # fmt: skip
     """The held funds are gone for good: the invoice part re-opens AR or is written off to `dispute_losses`,
-    the surcharge part reverses surcharge income. Allocations plus surcharge must equal the disputed amount."""
+    the surcharge part reverses surcharge income. `refunded_before` is the part the payer had been refunded
+    already (a charge may be disputed in full after a partial refund): the invoices were settled for it by the
+    refund, so none owes it again and it goes to `dispute_losses`. Allocations plus surcharge plus that must
+    equal the disputed amount."""
     return _give_back(
         Kind.DISPUTE_LOST, dispute_id, payment_id, allocations, surcharge, currency, reopen_invoices,
-        DISPUTE_LOSSES, DISPUTES, occurred_at, external_id,
+        DISPUTE_LOSSES, DISPUTES, occurred_at, external_id, refunded_before,
     )  # fmt: skip
 
 

@@ -8,9 +8,12 @@ and through statuses:
 
     started -> succeeded | processing (ACH, until its webhook) | requires_action (3-D Secure) | failed
     processing -> succeeded | failed (an ACH return)
+    succeeded -> disputed (a chargeback is open: its funds are held) -> succeeded (won) | dispute_lost
+    succeeded | disputed -> returned (an ACH debit the bank returned after it had settled)
 
 While `started` or `processing` it holds its amounts against the invoices it pays, so that concurrent
-requests never collect more than an invoice's balance.
+requests never collect more than an invoice's balance. Once collected (succeeded and after), only its dispute
+moves it (`status_after_dispute`); the PaymentIntent's own events no longer do.
 """
 
 from __future__ import annotations
@@ -36,10 +39,41 @@ class PaymentStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELED = "canceled"
+    DISPUTED = "disputed"  # collected, then charged back: the disputed amount is held until the network decides
+    DISPUTE_LOST = "dispute_lost"  # the chargeback was lost: the money is gone and the invoices are owed again
+    RETURNED = "returned"  # an ACH debit returned after it settled (Nacha returns are final): as a lost dispute
 
     @property
     def holds_balance(self) -> bool:
         return self in (PaymentStatus.STARTED, PaymentStatus.PROCESSING)
+
+    @property
+    def collected(self) -> bool:
+        """The charge succeeded, whatever became of it since: Stripe's PaymentIntent says `succeeded` for ever,
+        so its (late or repeated) events must not move the payment back to `succeeded`."""
+        return self in _COLLECTED
+
+
+_COLLECTED = frozenset(
+    {PaymentStatus.SUCCEEDED, PaymentStatus.DISPUTED, PaymentStatus.DISPUTE_LOST, PaymentStatus.RETURNED}
+)
+# Stripe's inquiry statuses: a question from the card network, no funds withdrawn, the charge still refundable.
+_INQUIRY = frozenset({"warning_needs_response", "warning_under_review", "warning_closed"})
+
+
+def status_after_dispute(current: PaymentStatus, dispute_status: str, *, bank_debit: bool) -> PaymentStatus:
+    """A collected payment's status given its dispute's (Stripe's) status. An inquiry changes nothing; an open
+    chargeback makes it `disputed`; won, back to `succeeded`; lost, `dispute_lost` (`returned` for an ACH
+    debit). A loss is final: no later word about the dispute moves the payment back."""
+    if current in (PaymentStatus.DISPUTE_LOST, PaymentStatus.RETURNED):
+        return current
+    if dispute_status == "lost":
+        return PaymentStatus.RETURNED if bank_debit else PaymentStatus.DISPUTE_LOST
+    if dispute_status in _INQUIRY:
+        return current
+    if dispute_status == "won":
+        return PaymentStatus.SUCCEEDED
+    return PaymentStatus.DISPUTED  # needs_response, under_review, or a status Stripe adds later: held
 
 
 class RecoveryPoint(StrEnum):

@@ -12,6 +12,7 @@ import strawberry
 
 from api.graphql.inputs import parse_id
 from api.graphql.scalars import MinorUnits
+from api.graphql.surcharge_types import SurchargeNotAllowed
 from api.graphql.types import InvalidState, Money, NotFound, ValidationError
 from api.rest.idempotency import MAX_KEY_LENGTH
 from domain import errors
@@ -29,7 +30,11 @@ class PaymentMethodKind(Enum):
     US_BANK_ACCOUNT = "us_bank_account"
 
 
-@strawberry.enum(description="Where a payment is.")
+@strawberry.enum(
+    description="Where a payment is. Once SUCCEEDED, its dispute moves it: DISPUTED while a chargeback is open, "
+    "SUCCEEDED again when won, DISPUTE_LOST when lost (the invoices are owed again), RETURNED for an ACH debit "
+    "returned after it settled."
+)
 class PaymentStatus(Enum):
     STARTED = "started"  # recorded; Stripe's answer not recorded yet
     PROCESSING = "processing"
@@ -37,6 +42,9 @@ class PaymentStatus(Enum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELED = "canceled"
+    DISPUTED = "disputed"  # a chargeback is open: its amount is held until the card network decides
+    DISPUTE_LOST = "dispute_lost"  # the chargeback was lost: the invoices are owed again
+    RETURNED = "returned"  # an ACH debit the bank returned after it had settled
 
 
 # -- objects ----------------------------------------------------------------------------------------------
@@ -212,6 +220,10 @@ class PayInvoiceInput:
     idempotency_key: str = strawberry.field(
         description="A new key per payment, the same one when retrying it: a retry never charges twice."
     )
+    surcharge: MinorUnits | None = strawberry.field(
+        default=None,
+        description="The card surcharge the payer was shown (`surchargeQuote`) and accepted; left out: none.",
+    )
 
     def command(self) -> PayRequest:
         v = errors.Validator()
@@ -222,7 +234,8 @@ class PayInvoiceInput:
             for i, a in enumerate(self.invoices)
         ]
         method = parse_id(self.payment_method_id, "paymentMethodId") if self.payment_method_id else None
-        return PayRequest(parse_id(self.client_id, "clientId"), parts, self.currency.upper(), method)
+        client = parse_id(self.client_id, "clientId")
+        return PayRequest(client, parts, self.currency.upper(), method, self.surcharge)
 
 
 SetupPaymentMethodResult = Annotated[
@@ -237,6 +250,6 @@ RemovePaymentMethodResult = Annotated[
     PaymentMethodRemoved | NotFound | InvalidState | PaymentUnavailable, strawberry.union("RemovePaymentMethodResult")
 ]
 PayInvoiceResult = Annotated[
-    Payment | PaymentDeclined | AuthenticationRequired | ValidationError | PaymentUnavailable,
+    Payment | PaymentDeclined | AuthenticationRequired | ValidationError | SurchargeNotAllowed | PaymentUnavailable,
     strawberry.union("PayInvoiceResult"),
 ]

@@ -2,7 +2,8 @@
 (domain/usecases/payment_methods.py, domain/usecases/payments.py).
 
 `payInvoice` answers what happened as a union member a client can branch on: `Payment` (succeeded, or
-processing for ACH), `PaymentDeclined`, `AuthenticationRequired`, `ValidationError`, `PaymentUnavailable`.
+processing for ACH), `PaymentDeclined`, `AuthenticationRequired`, `ValidationError`, `SurchargeNotAllowed` (a
+surcharge asked for where the rules refuse one), `PaymentUnavailable`.
 Its `idempotencyKey` is required: the same key answers the same payment and never charges twice."""
 
 # strawberry.field(...) with arguments is typed as returning Any; the resolvers themselves are typed.
@@ -34,6 +35,7 @@ from api.graphql.payment_types import (
     SetupPaymentMethodResult,
 )
 from api.graphql.resolving import page_request, read, validation_error
+from api.graphql.surcharge_types import SurchargeNotAllowed, SurchargeReason
 from api.graphql.types import Connection, InvalidState, NotFound, connection_of
 from domain import errors
 from domain.auth import Forbidden, Scope
@@ -41,6 +43,7 @@ from domain.payment_gateway import GatewayUnavailable
 from domain.payments import Payment as PaymentEntity
 from domain.payments import PaymentRefused
 from domain.payments import PaymentStatus as DomainPaymentStatus
+from domain.surcharge import SurchargeNotAllowed as SurchargeRefused
 from domain.usecases import payment_methods as methods_uc
 from domain.usecases import payments as uc
 
@@ -238,6 +241,8 @@ class PaymentMutation:
             raise forbidden(exc) from exc
         except errors.ValidationFailed as exc:
             return validation_error(exc)
+        except SurchargeRefused as exc:
+            return SurchargeNotAllowed(message=exc.message, reason=SurchargeReason(exc.reason.value))
         except PaymentRefused as exc:
             return _unavailable(exc.message)
         except uc.PaymentPending as exc:

@@ -92,7 +92,10 @@ class RefundFailed:
     refund: Refund
 
 
-@strawberry.type(description="The payment cannot be refunded: it did not succeed, or is refunded in full.")
+@strawberry.type(
+    description="The payment cannot be refunded: it did not succeed, is disputed (or lost to a dispute), or is "
+    "refunded in full."
+)
 class RefundRefused:
     message: str
 

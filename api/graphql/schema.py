@@ -28,6 +28,7 @@ from api.graphql.refunds import RefundMutation, RefundQuery
 from api.graphql.resolving import page_request, read, validation_error
 from api.graphql.scalars import SCALAR_MAP
 from api.graphql.selection import selects_node_field
+from api.graphql.surcharges import SurchargeMutation, SurchargeQuery
 from api.graphql.types import (
     Client,
     Connection,
@@ -51,7 +52,7 @@ T = TypeVar("T")
 
 
 @strawberry.type
-class Query(VendorQuery, SyncQuery, AgreementQuery, PaymentQuery, RefundQuery, PayoutQuery):
+class Query(VendorQuery, SyncQuery, AgreementQuery, PaymentQuery, SurchargeQuery, RefundQuery, PayoutQuery):
     @strawberry.field(description="Clients, newest first. Scope clients:read.")
     async def clients(self, info: Info, first: int = 50, after: str | None = None) -> Connection[Client]:
         async def run() -> Connection[Client]:
@@ -106,7 +107,7 @@ class Query(VendorQuery, SyncQuery, AgreementQuery, PaymentQuery, RefundQuery, P
 
 
 @strawberry.type
-class Mutation(VendorMutation, SyncMutation, PaymentMutation, RefundMutation):
+class Mutation(VendorMutation, SyncMutation, PaymentMutation, SurchargeMutation, RefundMutation):
     # Commit is explicit and inside the unit of work: a union member (ValidationError, ...) leaves the
     # transaction uncommitted, whatever HTTP status the response carries (always 200 in GraphQL).
 

@@ -122,7 +122,9 @@ class AllocationOut(msgspec.Struct):
 class PaymentOut(msgspec.Struct):
     """`amount` is what was charged, `surcharge` included. `status`: succeeded, processing (ACH, until the bank
     settles it), requires_action (the payer must confirm with their bank, on-session), failed, canceled, or
-    started (Stripe's answer not recorded yet)."""
+    started (Stripe's answer not recorded yet); after it succeeded: disputed (a chargeback is open, its amount
+    held), dispute_lost (the invoices are owed again), returned (an ACH debit returned after it settled), or
+    succeeded again when a dispute is won (GET /v1/disputes?payment_id= has the details)."""
 
     id: uuid.UUID
     client_id: uuid.UUID

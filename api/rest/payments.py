@@ -218,7 +218,13 @@ class PaymentController(Controller):
         payment = await uc.pay(uow_factory, gateway, principal, services.clock, command, idempotency_key)
         return _answer(payment)  # type: ignore[return-value]
 
-    @get("/{payment_id:uuid}", summary="Get a payment", description="Scope `invoices:read`.")
+    @get(
+        "/{payment_id:uuid}",
+        summary="Get a payment",
+        description="Scope `invoices:read`. Once `succeeded`, its dispute moves `status`: `disputed` while a "
+        "chargeback is open, `succeeded` again when won, `dispute_lost` when lost (its invoices are owed again), "
+        "`returned` for an ACH debit returned after it settled (GET /v1/disputes?payment_id= has the details).",
+    )
     async def get_one(self, payment_id: uuid.UUID, principal: Principal, uow: SqlUnitOfWork) -> PaymentOut:
         return PaymentOut.of(await uc.get_payment(uow, principal, payment_id))
 

@@ -7,11 +7,13 @@ what it says now, in one transaction under the payment's row lock, so duplicates
 - the ledger keys (`dispute_opened:<id>`, `dispute_closed:<id>`) post each step once, and the invoices are
   reopened only by the transaction that recorded the loss.
 Funds withdrawn: `dispute_opened` (held in `disputes`, the fee to `dispute_fees`). Won: `dispute_won` (back to
-clearing). Lost: `dispute_lost` with the invoices reopened (AR owed again, `amount_paid` reduced).
+clearing). Lost: `dispute_lost` with the invoices reopened (AR owed again, `amount_paid` reduced) by what the
+payer still had paid on each after the payment's refunds; a refunded part disputed again is a plain loss.
 
 An ACH return after settlement arrives from Stripe as a dispute on the bank debit that opens already lost
 (Nacha returns have no appeal), with the same $15 fee; it goes the same way, announced as `payment.returned`.
-Payment rows keep `succeeded` (the charge did succeed); the dispute rows say what became of it.
+The payment's own status follows (domain/payments.py `status_after_dispute`): `disputed` while a chargeback is
+open, `succeeded` again when won, `dispute_lost` when lost, `returned` for an ACH debit returned late.
 """
 
 from __future__ import annotations
@@ -29,9 +31,11 @@ from domain.ids import new_id
 from domain.invoices import InvoiceStatus, status_for
 from domain.pagination import Page, PageRequest
 from domain.payment_gateway import DisputeFacts, PaymentGateway
-from domain.payments import Payment, PaymentStatus
+from domain.payments import Payment, status_after_dispute
 from domain.ports import Clock
+from domain.refunds import Refund, remaining_per_invoice
 from domain.usecases.payments import PaymentsUnitOfWork, settle
+from domain.usecases.refunds import with_refunds
 
 PAYMENT_DISPUTED = "payment.disputed"
 PAYMENT_RETURNED = "payment.returned"  # an ACH debit returned after it settled
@@ -112,14 +116,14 @@ async def on_dispute_event(
         return "not ours"
     # Disputed means it succeeded; a dispute event that overtook the payment's own events settles it first.
     outcome, intent = None, payment.stripe_payment_intent_id or facts.payment_intent
-    if payment.status is not PaymentStatus.SUCCEEDED and intent:
+    if not payment.status.collected and intent:
         outcome = await gateway.intent(account, intent)
     async with uow_factory() as uow:
         locked = await uow.payments.get(payment.id, for_update=True)
         assert locked is not None, "payments are never deleted"
-        if outcome is not None:
+        if outcome is not None and not locked.status.collected:
             await settle(uow, clock, locked, outcome)
-        if locked.status is not PaymentStatus.SUCCEEDED:
+        if not locked.status.collected:
             await uow.commit()  # whatever the PaymentIntent said
             return f"payment {locked.id} is {locked.status.value}: nothing was collected to dispute"
         dispute = await apply_dispute(uow, clock, locked, facts)
@@ -148,6 +152,10 @@ async def apply_dispute(uow: PaymentsUnitOfWork, clock: Clock, payment: Payment,
             await uow.outbox.add(DomainEvent(DISPUTE_WON, uow.tenant_id, payment.id, now, _snapshot(dispute)))
     elif dispute.status == "lost":
         await _lost(uow, payment, dispute, now)
+    status = status_after_dispute(payment.status, dispute.status, bank_debit=facts.bank_debit)
+    if status is not payment.status:
+        payment.status = status
+        await uow.payments.update(payment, now)
     return dispute
 
 
@@ -162,42 +170,65 @@ async def _opened(
 
 
 async def _lost(uow: PaymentsUnitOfWork, payment: Payment, dispute: Dispute, now: datetime) -> None:
-    """The held funds are gone: the invoices are owed again (AR re-debited, `amount_paid` reduced)."""
-    parts, surcharge = split_disputed(payment, dispute.amount)
+    """The held funds are gone: the invoices are owed again (AR re-debited, `amount_paid` reduced) by what the
+    payer still had paid on them; what had been refunded already is not owed twice."""
+    taken = split_disputed(payment, dispute.amount, await with_refunds(uow).refunds.of_payment(payment.id))
+    parts = taken.invoices
     posting = ledger.dispute_lost(
         dispute.id, payment_id=payment.id, allocations=parts, currency=dispute.currency, reopen_invoices=True,
-        occurred_at=now, surcharge=surcharge, external_id=dispute.stripe_dispute_id,
+        occurred_at=now, surcharge=taken.surcharge, refunded_before=taken.refunded_before,
+        external_id=dispute.stripe_dispute_id,
     )  # fmt: skip
-    if not await uow.ledger.record(posting):
-        return  # recorded before: the invoices were reopened then
+    # Closed before: the invoices were reopened then. Looked up, not just recorded again: the split may differ
+    # by now (a refund in flight has failed since, or the posting predates these rules), and a key recorded
+    # with other entries is refused, which would fail every later event about this dispute.
+    if await uow.ledger.find(posting.key) is not None or not await uow.ledger.record(posting):
+        return
     for invoice_id in sorted(parts):  # one lock order: no deadlocks
         invoice = await uow.invoices.get(invoice_id, for_update=True)
         if invoice is None:
             continue
-        taken = min(parts[invoice_id], invoice.amount_paid)
-        invoice.amount_paid -= taken
+        reopened = min(parts[invoice_id], invoice.amount_paid)
+        invoice.amount_paid -= reopened
         if invoice.status is not InvoiceStatus.VOID:
             invoice.status = status_for(invoice.total, invoice.amount_paid)
         invoice.updated_at = now
         await uow.invoices.update_state(invoice)
         data = {"invoice_id": str(invoice.id), "payment_id": str(payment.id), "dispute_id": str(dispute.id),
-                "amount": taken, "balance": invoice.balance, "status": invoice.status.value}  # fmt: skip
+                "amount": reopened, "balance": invoice.balance, "status": invoice.status.value}  # fmt: skip
         await uow.outbox.add(DomainEvent(INVOICE_PAYMENT_REVERSED, uow.tenant_id, invoice.id, now, data))
     await uow.outbox.add(DomainEvent(DISPUTE_LOST, uow.tenant_id, payment.id, now, _snapshot(dispute)))
 
 
-def split_disputed(payment: Payment, amount: int) -> tuple[dict[uuid.UUID, int], int]:
-    """What a disputed `amount` takes back from each invoice and from the surcharge: the surcharge pro rata to
-    the payment (rounded half up), the rest from the invoices in allocation order. Sums to `amount`."""
+@dataclass(frozen=True)
+class TakenBack:
+    """What a lost dispute takes back: from each invoice, from the surcharge, and of what had been refunded."""
+
+    invoices: dict[uuid.UUID, int]
+    surcharge: int
+    refunded_before: int  # refunded to the payer already, and taken again by the network: owed by no invoice
+
+
+def split_disputed(payment: Payment, amount: int, refunds: Sequence[Refund] = ()) -> TakenBack:
+    """What a disputed `amount` (at most the payment's) takes back, summing to it. First what the payer still
+    has paid once the payment's refunds are set aside (those that did not fail or get canceled, in flight
+    included: each reopens its own invoice parts when it succeeds): the surcharge left pro rata (rounded half
+    up), the rest from what is left of each invoice's part, in allocation order. Beyond that, a charge disputed
+    after a refund takes the refunded money a second time."""
     amount = min(amount, payment.amount)
-    surcharge = (2 * payment.surcharge * amount + payment.amount) // (2 * payment.amount)
-    rest, parts = amount - surcharge, {}
-    for a in payment.allocations:
+    counted = [r for r in refunds if r.status.counts]
+    left = remaining_per_invoice(payment, counted)
+    surcharge_left = payment.surcharge - sum(r.surcharge for r in counted)
+    still_paid = sum(a.amount for a in left) + surcharge_left
+    covered = min(amount, still_paid)
+    surcharge = (2 * surcharge_left * covered + still_paid) // (2 * still_paid) if still_paid else 0
+    rest, parts = covered - surcharge, {}
+    for a in left:
         take = min(a.amount, rest)
         if take > 0:
             parts[a.invoice_id] = take
             rest -= take
-    return parts, surcharge
+    return TakenBack(parts, surcharge, amount - covered)
 
 
 def _snapshot(d: Dispute) -> dict[str, Any]:

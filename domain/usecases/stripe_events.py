@@ -61,6 +61,10 @@ async def _payment_intent(
         payment = await uow.payments.get(uuid.UUID(payment_id), for_update=True)
         if payment is None:
             return "unknown payment"
+        if payment.status.collected:
+            # Its dispute moves it from here on (disputed, lost, won): a late or repeated `succeeded` must
+            # neither undo that nor pay its invoices a second time.
+            return f"payment {payment_id} is {payment.status.value}"
         await settle(uow, clock, payment, outcome)
         await uow.commit()
     return f"payment {payment_id} {outcome.status.value}"

@@ -19,7 +19,7 @@ from domain.pagination import PageRequest
 from domain.payments import Allocation, MethodKind, Payment, PaymentStatus, RecoveryPoint
 from domain.usecases import disputes as disputes_uc
 from domain.usecases import payments as pay_uc
-from domain.usecases.disputes import Dispute
+from domain.usecases.disputes import Dispute, TakenBack
 from domain.usecases.payouts import Payout
 from sandbox.router import SandboxRouter
 from sandbox.stripe_sandbox import StripeState
@@ -37,6 +37,12 @@ class World:
 
     def __init__(self, s: Shop, client: AsyncTestClient[Any], q: Queue, vendors: SandboxRouter) -> None:
         self.s, self.client, self.q, self.vendors = s, client, q, vendors
+
+    async def status(self, payment: Payment) -> PaymentStatus:
+        async with self.s.uow() as uow:
+            found = await uow.payments.get(payment.id)
+        assert found is not None
+        return found.status
 
     async def hooks(self, order: str = "fifo") -> None:
         await self.s.stripe.webhooks.flush(order=order, client=self.client)
@@ -100,12 +106,14 @@ async def test_a_lost_chargeback_reopens_the_invoice_and_puts_receivables_back(
     b = await w.balances()
     assert (_bal(b, "disputes"), _bal(b, "dispute_fees"), _bal(b, "accounts_receivable")) == (40_000, DISPUTE_FEE, 0)
     assert (await w.s.invoice(invoice.id)).status is InvoiceStatus.PAID  # still paid while the dispute is open
+    assert await w.status(payment) is PaymentStatus.DISPUTED
     assert await w.events(disputes_uc.PAYMENT_DISPUTED) == 1
 
     stripe_sandbox.close_dispute(opened.stripe_dispute_id, account=w.s.account, won=False)
     await w.hooks()
     [lost] = await w.disputes()
     assert (lost.id, lost.status) == (opened.id, "lost")
+    assert await w.status(payment) is PaymentStatus.DISPUTE_LOST
     reopened = await w.s.invoice(invoice.id)
     assert (reopened.amount_paid, reopened.balance, reopened.status) == (0, 40_000, InvoiceStatus.OPEN)
     b = await w.balances()
@@ -123,12 +131,14 @@ async def test_a_won_chargeback_reinstates_the_funds_and_leaves_the_invoice_paid
     await w.hooks()
     [opened] = await w.disputes()
     assert opened.payment_id == payment.id
+    assert await w.status(payment) is PaymentStatus.DISPUTED
     before = await w.balances()
     stripe_sandbox.close_dispute(opened.stripe_dispute_id, account=w.s.account, won=True)
     await w.hooks()
 
     [won] = await w.disputes()
     assert won.status == "won"
+    assert await w.status(payment) is PaymentStatus.SUCCEEDED  # the money is back: collected again
     after = await w.balances()
     assert _bal(after, "disputes") == 0
     assert _bal(after, "stripe_clearing") == _bal(before, "stripe_clearing") + 25_000
@@ -144,7 +154,7 @@ async def test_dispute_events_duplicated_and_out_of_order_change_nothing_twice(
     vendors: SandboxRouter,
 ) -> None:  # fmt: skip
     w = await _world(engine, "Dispute replay MSP", stripe_sandbox, client, queue, vendors)
-    _, invoice = await w.pay("pm_card_createDispute", 12_345)
+    payment, invoice = await w.pay("pm_card_createDispute", 12_345)
     [dp] = [d for d in stripe_sandbox.partition(w.s.account).table("dispute").objects.values()]
     stripe_sandbox.close_dispute(dp["id"], account=w.s.account, won=False)
     await w.hooks(order="reverse")  # closed before created, the payment's own events last
@@ -164,6 +174,8 @@ async def test_dispute_events_duplicated_and_out_of_order_change_nothing_twice(
 
     [lost] = await w.disputes()
     assert lost.status == "lost"
+    # The payment's own `payment_intent.succeeded`, delivered after the loss (and again), does not undo it.
+    assert await w.status(payment) is PaymentStatus.DISPUTE_LOST
     assert await w.count("SELECT count(*) FROM ledger_transactions WHERE kind LIKE 'dispute_%'") == 2
     final = await w.s.invoice(invoice.id)
     assert (final.amount_paid, final.status) == (0, InvoiceStatus.OPEN)
@@ -182,9 +194,7 @@ async def test_an_ach_debit_returned_after_it_settled_reopens_the_invoice(
     stripe_sandbox.advance_ach(payment.stripe_payment_intent_id)  # settles, then the bank returns it
     await w.hooks(order="reverse")  # the return's events overtake the settlement's
 
-    async with w.s.uow() as uow:
-        settled = await uow.payments.get(payment.id)
-    assert settled is not None and settled.status is PaymentStatus.SUCCEEDED  # it did settle
+    assert await w.status(payment) is PaymentStatus.RETURNED  # it did settle, then the bank took it back
     [returned] = await w.disputes()
     assert returned.stripe_dispute_id.startswith("du_") and returned.status == "lost"
     final = await w.s.invoice(invoice.id)
@@ -264,6 +274,7 @@ def test_a_partial_dispute_takes_the_surcharge_pro_rata_and_the_rest_from_the_in
         new_id(), new_id(), None, MethodKind.CARD, USD, 10_300, 300, [Allocation(a, 6_000), Allocation(b, 4_000)],
         PaymentStatus.SUCCEEDED, RecoveryPoint.FINISHED, None, "acct", now, now,
     )  # fmt: skip
-    assert disputes_uc.split_disputed(payment, 10_300) == ({a: 6_000, b: 4_000}, 300)
-    assert disputes_uc.split_disputed(payment, 7_000) == ({a: 6_000, b: 796}, 204)  # 300 * 7000 / 10300 = 203.9
-    assert disputes_uc.split_disputed(payment, 1_000) == ({a: 971}, 29)
+    split = disputes_uc.split_disputed
+    assert split(payment, 10_300) == TakenBack({a: 6_000, b: 4_000}, 300, 0)
+    assert split(payment, 7_000) == TakenBack({a: 6_000, b: 796}, 204, 0)  # 300 * 7000 / 10300 = 203.9
+    assert split(payment, 1_000) == TakenBack({a: 971}, 29, 0)
