@@ -1,7 +1,7 @@
 """halopsa_sync: full and incremental HaloPSA syncs into PostgreSQL, beside a fetch-and-decode-only baseline.
 
     .venv/bin/python -m benchmarks.halopsa_sync [--invoices 50000] [--clients 2000] [--small 10000] [--quick]
-        [--halo-latency-ms 0] [--latency-check-ms 20] [--latency-check-invoices 10000]
+        [--halo-latency-ms 0] [--latency-check-ms 20] [--latency-check-invoices 10000] [--profile DIR]
 
 HaloPSA sandboxes (sandbox/halopsa, seeded by benchmarks/support/halo_server.py) are served with uvicorn in
 their own processes on loopback ports, so every page crosses real HTTP and the sandbox's records stay out of
@@ -26,10 +26,16 @@ a contract each, and a payment for every paid or part-paid invoice. Both answer 
    The engine writes each page while it fetches the next, so with Halo's latency the database work should
    mostly hide behind the fetches: `ratio_at_latency` says how much does.
 
+Each sync and fetch-only pass also records the CPU time PostgreSQL's backends and the sandbox used meanwhile
+(`cpu_split` in the JSON): the three processes share the machine's cores. `--profile DIR` adds one more full
+sync, sampled by py-spy, after all of the above (benchmarks/support/halo_bench_profile.py).
+
 Each sync also records its wall time per page (first and last ten of each phase): a page should cost the
 same however many invoices the tenant already holds; a warning is printed when the last invoice pages take
-over three times as long as the first. The engine refreshes the planner's statistics itself during a first
-full sync; the JSON records whether autovacuum runs and how often each synced table was analyzed.
+over three times as long as the first. As the tables grow, the engine drops its connection's cached plans
+and refreshes the planner's statistics while they know of fewer rows than a tenth of what the run has written
+(domain/halosync/engine.py, REPLAN_AFTER_PAGES); the JSON records whether autovacuum runs and how often each
+synced table was analyzed.
 
 Targets: ratio = full sync / fetch-only <= 1.5 (at `--halo-latency-ms`, 0 by default: the database work
 the sync adds to reading Halo); incremental_ratio = incremental / full <= 0.1; memory_growth = traced peak
@@ -54,6 +60,7 @@ from adapters.auth.clients import create_tenant
 from adapters.db.engine import app_engine
 from benchmarks.support import env, report
 from benchmarks.support.halo_bench_measure import MIB, Measured
+from benchmarks.support.halo_bench_profile import profile_full_sync
 from benchmarks.support.halo_bench_report import at, config, print_table, report_run, summarise, warnings
 from benchmarks.support.halo_bench_sandbox import fetch_only, halo_sandbox, sandbox_call, sandbox_stats
 from benchmarks.support.halo_bench_sync import (
@@ -98,6 +105,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--latency-check-invoices", type=int, default=10_000, metavar="N", help="invoices in the latency check"
     )
     p.add_argument("--quick", action="store_true", help=f"a smoke run: {QUICK}")
+    p.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="after the measured phases, one more full sync of the large sandbox sampled by py-spy (PY_SPY or "
+        "on PATH): DIR/halopsa_sync.collapsed and DIR/halopsa_sync.summary.txt",
+    )
     # run_all passes its extra arguments to every benchmark; those meant for others are ignored here.
     args, unknown = p.parse_known_args(argv)
     if unknown:
@@ -202,6 +215,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         f"{sandbox['large']['clients']:,} clients each; each /api request delayed {latency:g} ms"
                     )
                     halo_after = await main_phases(bench, large, small, args)
+                    if args.profile:
+                        await profile_full_sync(db, large, args.page_size, args.profile, NAME)
                     sandbox["server_rss_mib"] = {
                         "large": round(halo_after["rss_bytes"] / MIB, 1),
                         "small": round((await sandbox_stats(small))["rss_bytes"] / MIB, 1),

@@ -3,22 +3,20 @@
 Pages arrive 100 records at a time, tens of thousands per full sync, so each write is a single
 `INSERT ... SELECT FROM unnest(...) ON CONFLICT (tenant_id, source, external_id) DO UPDATE` with one array
 per column, run by asyncpg inside the unit of work's transaction (after its set_config: same tenant scope,
-same row-level security). Rows the engine found unchanged are never sent.
+same row-level security). Rows the engine found unchanged are never sent. Invoices: halosync_invoices.py.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from adapters.db.driver import TenantRows, driver
-from domain.events import DomainEvent
+from adapters.db.halosync_invoices import InvoiceRows
 from domain.halopsa import HaloResource
-from domain.halosync.ports import PAYMENT_SEEN, InvoiceWrite, StoredInvoice, StoredRef
-from domain.halosync.records import HaloAgreement, HaloClient, HaloLine, HaloPayment
-from domain.ids import new_id
+from domain.halosync.ports import PAYMENT_SEEN, StoredInvoice, StoredRef
+from domain.halosync.records import HaloAgreement, HaloClient, HaloPayment
 
 _REF_TABLES = {
     HaloResource.CLIENTS: "clients",
@@ -28,7 +26,7 @@ _REF_TABLES = {
 }
 
 
-class RecordWrites(TenantRows):
+class RecordWrites(InvoiceRows):
     async def refs(self, resource: HaloResource, external_ids: Sequence[str]) -> dict[str, StoredRef]:
         if not external_ids:
             return {}
@@ -41,37 +39,21 @@ class RecordWrites(TenantRows):
         )
         return {r[0]: StoredRef(r[1], r[2], r[3]) for r in rows}
 
-    async def stored_invoices(self, external_ids: Sequence[str]) -> dict[str, StoredInvoice]:
-        if not external_ids:
-            return {}
-        rows = await self._fetch(
-            "SELECT external_id, id, coalesce(content_hash, ''), number, status, total, amount_paid, due_date, "
-            "external_modified_at FROM invoices "
-            "WHERE tenant_id = $1 AND source = 'halopsa' AND external_id = ANY($2::text[])",
-            list(external_ids),
-        )
-        return {r[0]: StoredInvoice(*r[1:]) for r in rows}
-
-    async def taken_numbers(self, numbers: Sequence[str], except_external_ids: Sequence[str]) -> set[str]:
-        if not numbers:
-            return set()
-        rows = await self._fetch(
-            "SELECT DISTINCT number FROM invoices WHERE tenant_id = $1 AND number = ANY($2::text[]) "
-            "AND (source <> 'halopsa' OR NOT external_id = ANY($3::text[]))",
-            list(numbers),
-            list(except_external_ids),
-        )
-        return {r[0] for r in rows}
-
-    async def flag_duplicates(self, numbers: Sequence[str]) -> list[str]:
-        if not numbers:
-            return []
-        rows = await self._fetch(
-            "UPDATE invoices SET number_issue = 'duplicate' WHERE tenant_id = $1 AND source = 'halopsa' "
-            "AND number = ANY($2::text[]) AND number_issue IS NULL RETURNING external_id",
-            list(numbers),
-        )
-        return sorted(r[0] for r in rows)
+    async def refs_of(self, wanted: dict[HaloResource, Sequence[str]]) -> dict[HaloResource, dict[str, StoredRef]]:
+        """`refs` of several resources in one statement (a UNION ALL, one branch per resource)."""
+        found: dict[HaloResource, dict[str, StoredRef]] = {resource: {} for resource in wanted}
+        asked = [(resource, list(set(ids))) for resource, ids in wanted.items() if ids]
+        if not asked:
+            return found
+        branches = [
+            f"SELECT {n}, external_id, id, coalesce(content_hash, ''), "
+            f"{'subtype' if resource is HaloResource.AGREEMENTS else 'NULL::text'} FROM {_REF_TABLES[resource]} "
+            f"WHERE tenant_id = $1 AND source = 'halopsa' AND external_id = ANY(${n + 2}::text[])"
+            for n, (resource, _) in enumerate(asked)
+        ]
+        for r in await self._fetch(" UNION ALL ".join(branches), *[ids for _, ids in asked]):
+            found[asked[r[0]][0]][r[1]] = StoredRef(r[2], r[3], r[4])
+        return found
 
     async def write_clients(self, rows: Sequence[tuple[uuid.UUID, HaloClient, str]], now: datetime) -> None:
         if not rows:
@@ -134,112 +116,23 @@ class RecordWrites(TenantRows):
             now,
         )
 
-    async def write_invoices(self, rows: Sequence[InvoiceWrite], now: datetime) -> set[uuid.UUID]:
-        if not rows:
-            return set()
-        # Numbers moving between invoices of this page (A takes B's, B takes A's) would collide row by row in
-        # the unique index; flagged for the moment, they are out of it until the upsert sets them right.
-        renumbered = [w.id for w in rows if not w.is_new]
-        if renumbered:
-            await self._execute(
-                "UPDATE invoices i SET number_issue = 'duplicate' "
-                "FROM unnest($2::uuid[], $3::text[]) AS u(id, number) "
-                "WHERE i.tenant_id = $1 AND i.id = u.id AND i.number <> u.number AND i.number_issue IS NULL",
-                renumbered,
-                [w.number for w in rows if not w.is_new],
-            )
-        i = [w.record for w in rows]
-        written = await self._fetch(
-            """
-            INSERT INTO invoices (tenant_id, id, client_id, number, currency, issue_date, due_date, subtotal,
-                                  tax_total, total, amount_paid, status, voided_at, source, external_id,
-                                  content_hash, number_issue, agreement_external_ids, external_modified_at,
-                                  created_at, updated_at)
-            SELECT $1, u.id, u.client_id, u.number, u.currency, u.issue_date, u.due_date, u.subtotal, u.tax_total,
-                   u.subtotal + u.tax_total, u.paid, u.status, u.voided_at, 'halopsa', u.ext, u.hash, u.issue,
-                   string_to_array(u.agreements, ' '), u.modified, $18, $18
-            FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::date[], $7::date[], $8::bigint[],
-                        $9::bigint[], $10::bigint[], $11::text[], $12::timestamptz[], $13::text[], $14::text[],
-                        $15::text[], $16::text[], $17::timestamptz[])
-                AS u(id, client_id, number, currency, issue_date, due_date, subtotal, tax_total, paid, status,
-                     voided_at, ext, hash, issue, agreements, modified)
-            ON CONFLICT (tenant_id, source, external_id) DO UPDATE SET
-                client_id = EXCLUDED.client_id, number = EXCLUDED.number, currency = EXCLUDED.currency,
-                issue_date = EXCLUDED.issue_date, due_date = EXCLUDED.due_date, subtotal = EXCLUDED.subtotal,
-                tax_total = EXCLUDED.tax_total, total = EXCLUDED.total, amount_paid = EXCLUDED.amount_paid,
-                status = EXCLUDED.status, voided_at = EXCLUDED.voided_at, content_hash = EXCLUDED.content_hash,
-                number_issue = EXCLUDED.number_issue, agreement_external_ids = EXCLUDED.agreement_external_ids,
-                external_modified_at = EXCLUDED.external_modified_at, updated_at = EXCLUDED.updated_at
-            WHERE invoices.content_hash IS DISTINCT FROM EXCLUDED.content_hash
-              AND (invoices.external_modified_at IS NULL
-                   OR invoices.external_modified_at <= EXCLUDED.external_modified_at)
-            RETURNING id, external_id
-            """,
-            [w.id for w in rows],
-            [w.client_id for w in rows],
-            [w.number for w in rows],
-            [x.currency for x in i],
-            [x.issue_date for x in i],
-            [x.due_date for x in i],
-            [x.subtotal for x in i],
-            [x.tax_total for x in i],
-            [x.amount_paid for x in i],
-            [w.status for w in rows],
-            [w.voided_at for w in rows],
-            [x.external_id for x in i],
-            [w.content_hash for w in rows],
-            [w.number_issue for w in rows],
-            [" ".join(x.agreement_external_ids) for x in i],
-            [x.modified_at for x in i],
-            now,
-        )
-        by_external = {w.record.external_id: w for w in rows}
-        # (invoice id, its lines, whether it had lines before). An id not the one we gave a new invoice: another
-        # transaction created it first and ours updated it; its lines are replaced too, and the caller emits
-        # nothing for it (its creator did).
-        targets = [
-            (row_id, by_external[ext].record.lines, row_id != by_external[ext].id or not by_external[ext].is_new)
-            for row_id, ext in written
-        ]
-        await self._write_lines(targets)
-        return {row_id for row_id, _ in written}
-
-    async def _write_lines(self, targets: Sequence[tuple[uuid.UUID, Sequence[HaloLine], bool]]) -> None:
-        """Lines are replaced whole: Halo's line ids are not stable across edits of an invoice."""
-        replaced = [invoice_id for invoice_id, _, existed in targets if existed]
-        if replaced:
-            await self._execute(
-                "DELETE FROM invoice_lines WHERE tenant_id = $1 AND invoice_id = ANY($2::uuid[])", replaced
-            )
-        lines = [(invoice_id, ln) for invoice_id, record_lines, _ in targets for ln in record_lines]
-        if not lines:
-            return
-        await self._execute(
-            """
-            INSERT INTO invoice_lines (tenant_id, id, invoice_id, position, description, quantity, unit_amount,
-                                       amount, tax_amount)
-            SELECT $1, u.* FROM unnest($2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::numeric[], $7::bigint[],
-                                      $8::bigint[], $9::bigint[])
-                AS u(id, invoice_id, position, description, quantity, unit_amount, amount, tax_amount)
-            """,
-            [new_id() for _ in lines],
-            [inv for inv, _ in lines],
-            [ln.position for _, ln in lines],
-            [ln.description for _, ln in lines],
-            [ln.quantity for _, ln in lines],
-            [ln.unit_amount for _, ln in lines],
-            [ln.amount for _, ln in lines],
-            [ln.tax_amount for _, ln in lines],
-        )
-
     async def write_payments(
-        self, rows: Sequence[tuple[uuid.UUID, uuid.UUID, HaloPayment, str]], now: datetime
+        self,
+        rows: Sequence[tuple[uuid.UUID, uuid.UUID, HaloPayment, str]],
+        now: datetime,
+        seen: Sequence[str] = (),
+        seen_run: uuid.UUID | None = None,
     ) -> None:
-        if not rows:
+        if not rows and not (seen and seen_run):
             return
         p = [r[2] for r in rows]
         await self._execute(
             """
+            WITH seen AS (
+                INSERT INTO sync_seen (tenant_id, run_id, external_id)
+                SELECT $1, $10, s FROM unnest($11::text[]) s WHERE $10::uuid IS NOT NULL
+                ON CONFLICT DO NOTHING
+            )
             INSERT INTO recorded_payments (tenant_id, id, invoice_id, external_id, amount, paid_on, method,
                                            content_hash, created_at, updated_at)
             SELECT $1, u.id, u.invoice_id, u.ext, u.amount, u.paid_on, u.method, u.hash, $9, $9
@@ -257,6 +150,8 @@ class RecordWrites(TenantRows):
             [x.method for x in p],
             [r[3] for r in rows],
             now,
+            seen_run,
+            list(seen) if seen_run else [],
         )
 
     async def remove_invoice(self, external_id: str, now: datetime) -> StoredInvoice | None:
@@ -295,11 +190,13 @@ class RecordWrites(TenantRows):
         return [r[0] for r in rows]
 
     async def drop_unseen_payments(self, run_id: uuid.UUID) -> None:
+        # The set difference as one array, computed once: as `IN (... EXCEPT ...)`, or joined, the planner ran
+        # it again per payment when its statistics had not seen the tenant's rows yet (quadratic).
         await self._execute(
-            "DELETE FROM recorded_payments r WHERE r.tenant_id = $1 AND r.source = 'halopsa' AND r.external_id IN ("
+            "DELETE FROM recorded_payments WHERE tenant_id = $1 AND source = 'halopsa' AND external_id = ANY(ARRAY("
             "SELECT external_id FROM recorded_payments WHERE tenant_id = $1 AND source = 'halopsa' "
             "EXCEPT SELECT substr(external_id, length($3) + 1) FROM sync_seen "
-            "WHERE tenant_id = $1 AND run_id = $2 AND starts_with(external_id, $3))",
+            "WHERE tenant_id = $1 AND run_id = $2 AND starts_with(external_id, $3)))",
             run_id,
             PAYMENT_SEEN,
         )
@@ -307,8 +204,17 @@ class RecordWrites(TenantRows):
     async def forget_seen(self, run_id: uuid.UUID) -> None:
         await self._execute("DELETE FROM sync_seen WHERE tenant_id = $1 AND run_id = $2", run_id)
 
-    async def analyze(self) -> None:
-        await (await driver(self.conn)).execute("SELECT analyze_synced_tables()")
+    async def replan(self, resource: HaloResource, known_below: int) -> None:
+        # Cached plans: asyncpg's prepared statements' and the foreign-key checks', this connection's only.
+        # pg_class.reltuples: what the last ANALYZE counted (-1: never analysed); the planner scales it by
+        # the table's current size, so only a table the statistics saw nearly empty needs analysing again.
+        raw = await self._driver()
+        await raw.execute("DISCARD PLANS")
+        await raw.execute(
+            "SELECT analyze_synced_tables() FROM pg_class WHERE oid = $1::text::regclass AND reltuples < $2",
+            _REF_TABLES[resource],
+            known_below,
+        )
 
     async def settle_duplicates(self, now: datetime) -> list[str]:
         """Invoices flagged duplicate whose number no other invoice holds any more: clean again."""
@@ -324,36 +230,28 @@ class RecordWrites(TenantRows):
         return [r[0] for r in rows]
 
     async def refresh_contract_billing(self, subtypes: Sequence[str], only: Sequence[str] | None = None) -> None:
-        await self._execute(
-            """
-            UPDATE invoices i SET contract_billed = x.billed
-            FROM (
-                SELECT v.id, EXISTS (
-                    SELECT 1 FROM agreements a WHERE a.tenant_id = v.tenant_id AND a.source = 'halopsa'
-                    AND a.external_id = ANY(v.agreement_external_ids) AND a.subtype = ANY($2::text[])
-                ) AS billed
-                FROM invoices v WHERE v.tenant_id = $1 AND v.source = 'halopsa'
-                  AND ($3::text[] IS NULL OR v.external_id = ANY($3::text[]))
-            ) x
-            WHERE i.tenant_id = $1 AND i.id = x.id AND i.contract_billed IS DISTINCT FROM x.billed
-            """,
-            list(subtypes),
-            None if only is None else list(only),
-        )
-
-    async def add_events(self, events: Sequence[DomainEvent]) -> None:
-        if not events:
+        """Only rows whose flag is wrong are written. Each invoice is checked against the contract-billed
+        agreements' ids hashed once (a subplan per invoice probing the agreements' index cost a whole second
+        at the end of a 50,000-invoice sync); with no subtype chosen, no agreement is looked at at all. `only`
+        makes its own statement, so that a plan made without the values (generic) still uses the index."""
+        args: list[Any] = [] if only is None else [list(only)]
+        which = "" if only is None else "AND external_id = ANY($2::text[])"
+        if not subtypes:
+            await self._execute(
+                "UPDATE invoices SET contract_billed = false "
+                f"WHERE tenant_id = $1 AND source = 'halopsa' AND contract_billed {which}",
+                *args,
+            )
             return
         await self._execute(
-            """
-            INSERT INTO outbox (tenant_id, id, event_type, subject_id, payload, occurred_at)
-            SELECT $1, u.id, u.kind, u.subject, u.payload::jsonb, u.at
-            FROM unnest($2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::timestamptz[])
-                AS u(id, kind, subject, payload, at)
+            f"""
+            UPDATE invoices SET contract_billed = NOT contract_billed
+            WHERE tenant_id = $1 AND source = 'halopsa' {which}
+              AND contract_billed <> EXISTS (
+                  SELECT 1 FROM unnest(agreement_external_ids) AS x(ext)
+                  WHERE x.ext IN (SELECT a.external_id FROM agreements a WHERE a.tenant_id = $1
+                                  AND a.source = 'halopsa' AND a.subtype = ANY(${len(args) + 2}::text[])))
             """,
-            [e.id for e in events],
-            [e.type for e in events],
-            [e.subject_id for e in events],
-            [json.dumps(e.data) for e in events],
-            [e.occurred_at for e in events],
+            *args,
+            list(subtypes),
         )

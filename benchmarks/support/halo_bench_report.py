@@ -98,6 +98,7 @@ def summarise(phases: dict[str, Measured], args: argparse.Namespace) -> dict[str
         # over reading the pages, least disturbed by other load on the machine.
         "cpu_seconds": {"full": round(phases["full_large"].cpu_seconds, 2), "fetch_only": round(fetch_cpu, 2)},
         "cpu_ratio": ratio(phases["full_large"].cpu_seconds, fetch_cpu),
+        "cpu_split": {"full": _cpu_split(phases, ("full_large",)), "fetch_only": _cpu_split(phases, MAIN_FETCHES)},
         "phases": {k: m.as_json() for k, m in phases.items()},
         "notes": [
             f"ratio: full sync / mean fetch-only, {args.invoices:,} invoices, the sandbox answering each request "
@@ -111,6 +112,20 @@ def summarise(phases: dict[str, Measured], args: argparse.Namespace) -> dict[str
             "in it. rss_growth: this process's peak RSS in the phase above its RSS at the start; freed memory "
             "stays in the allocator, so a phase after a bigger one can show 0.",
         ],
+    }
+
+
+def _cpu_split(phases: dict[str, Measured], keys: tuple[str, ...]) -> dict[str, float | None]:
+    """CPU seconds of each process in these phases (their mean): the cores they share go to all three."""
+
+    def mean(values: list[float | None]) -> float | None:
+        known = [v for v in values if v is not None]
+        return round(sum(known) / len(known), 2) if len(known) == len(values) else None
+
+    return {
+        "ours": mean([phases[k].cpu_seconds for k in keys]),
+        "postgres": mean([phases[k].extra.get("postgres_cpu_seconds") for k in keys]),
+        "sandbox": mean([phases[k].extra.get("sandbox_cpu_seconds") for k in keys]),
     }
 
 
@@ -218,6 +233,12 @@ def print_table(name: str, s: dict[str, Any], args: argparse.Namespace, cpus: in
     out.append(
         "cpu s: this process only (sandbox and PostgreSQL are other processes); traced runs are slowed by "
         f"tracemalloc. CPU ratio full / fetch-only: {s['cpu_ratio']}"
+    )
+    full, fetch = s["cpu_split"]["full"], s["cpu_split"]["fetch_only"]
+    out.append(
+        f"cpu seconds by process, full sync {big}: ours {_fmt(full['ours'], '.2f')}, PostgreSQL "
+        f"{_fmt(full['postgres'], '.2f')}, sandbox {_fmt(full['sandbox'], '.2f')}; fetch-only: ours "
+        f"{_fmt(fetch['ours'], '.2f')}, sandbox {_fmt(fetch['sandbox'], '.2f')}"
     )
     print()
     print("\n".join(out))

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from adapters.halopsa.api import HaloApi
+from benchmarks.support.halo_bench_cpu import OtherCpu
 from benchmarks.support.halo_bench_measure import Measured, measuring
 from benchmarks.support.servers import Served, uvicorn_server
 from domain.halopsa import HaloResource
@@ -76,18 +77,23 @@ async def fetch_only(served: Served, page_size: int) -> Measured:
     pages: dict[str, int] = {}
     records: dict[str, int] = {}
     try:
-        async with measuring() as m:
-            for resource in PHASES:
-                params = engine_params(resource)
-                page_no = 1
-                while True:
-                    page = await api.page(resource, page_no, page_size, params)
-                    pages[resource.value] = pages.get(resource.value, 0) + 1
-                    records[resource.value] = records.get(resource.value, 0) + len(page.records)
-                    if len(page.records) < page.page_size or page_no * page.page_size >= page.record_count:
-                        break
-                    page_no += 1
+        with OtherCpu(None, served.pid) as other:
+            async with measuring() as m:
+                await _read_everything(api, page_size, pages, records)
     finally:
         await http.aclose()
-    m.extra = {"pages": pages, "records": records}
+    m.extra = {"pages": pages, "records": records, **other.as_json()}
     return m
+
+
+async def _read_everything(api: HaloApi, page_size: int, pages: dict[str, int], records: dict[str, int]) -> None:
+    for resource in PHASES:
+        params = engine_params(resource)
+        page_no = 1
+        while True:
+            page = await api.page(resource, page_no, page_size, params)
+            pages[resource.value] = pages.get(resource.value, 0) + 1
+            records[resource.value] = records.get(resource.value, 0) + len(page.records)
+            if len(page.records) < page.page_size or page_no * page.page_size >= page.record_count:
+                break
+            page_no += 1

@@ -2,8 +2,9 @@
 
 `sync` queues a run (not timed) and times `SyncEngine.run` alone, with the wall time of every page;
 `stored` counts what a tenant holds per Halo resource; `database_facts` is what the results record about the
-server: its version, whether autovacuum runs, and how often the synced tables were analyzed (a first full
-sync refreshes the planner's statistics itself, through `analyze_synced_tables()`).
+server: its version, whether autovacuum runs, and how often the synced tables were analyzed (the engine
+refreshes the planner's statistics itself while they lag far behind what a run has written, through
+`analyze_synced_tables()`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.clock import SystemClock
 from adapters.db.halosync import SqlSyncStore
+from benchmarks.support.halo_bench_cpu import OtherCpu
 from benchmarks.support.halo_bench_measure import Measured, mean_ms, measuring
 from benchmarks.support.halo_bench_sandbox import reader
 from benchmarks.support.servers import Served
@@ -63,9 +65,10 @@ async def sync(
 
     engine = SyncEngine(store, api, SystemClock(), SyncSettings(), tenant_id, page_size=page_size, progress=progress)
     try:
-        async with measuring(traced) as m:
-            last[0] = time.perf_counter()
-            run = await engine.run(run_id)
+        with OtherCpu(db.url.database, served.pid) as other:
+            async with measuring(traced) as m:
+                last[0] = time.perf_counter()
+                run = await engine.run(run_id)
     finally:
         await http.aclose()
     assert run is not None, "nothing else runs this run"
@@ -79,6 +82,7 @@ async def sync(
         # Wall time per page (read + write + commit), first and last ten of each phase: flat when a page costs
         # the same however much the tenant already holds.
         "page_ms": {k: {"first_10": mean_ms(v[:10]), "last_10": mean_ms(v[-10:])} for k, v in page_ms.items()},
+        **other.as_json(),
     }
     return m
 

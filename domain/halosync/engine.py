@@ -31,9 +31,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from domain.halopsa import HaloPage, HaloReader, HaloReadFailed, HaloResource
-from domain.halosync import pages
+from domain.halosync import invoice_pages, pages
+from domain.halosync.pages import Meanwhile, NextPage, Prepared
 from domain.halosync.phases import MODIFIED, Phase, newest, phase_for, reached_watermark
-from domain.halosync.ports import PAYMENT_SEEN, SyncStore
+from domain.halosync.ports import SyncStore
 from domain.halosync.runs import PHASES, FoundIssue, IssueKind, SyncMode, SyncRun, SyncStatus, sync_requested
 from domain.halosync.settings import SyncSettings
 from domain.ports import Clock
@@ -42,10 +43,14 @@ log = logging.getLogger("arbridge.halosync")
 
 PAGE_SIZE = 100  # Halo's largest page, as far as public clients know
 MAX_STEP_BACKS = 10  # per phase: a record_count that never settles must not keep the run going forever
-# A tenant's first full sync refreshes the planner's statistics after these pages of invoices and of payments
-# (each time the tables have grown tenfold): tables that were empty when its plans were made would otherwise
-# be scanned for every inserted row (migration 0003 says why).
-ANALYZE_AFTER_PAGES = frozenset({3, 30, 300, 3000})
+# While a run fills the tables, the planner is brought up to date after these pages of invoices and of
+# payments (each time they have grown about threefold): the plans this connection cached while the tables were
+# smaller are dropped (a scan finds a page's hundred ids fastest among 3,000 rows, not among 30,000), and the
+# statistics are refreshed while they know of fewer rows than a tenth of what the run has written (tables
+# analysed when nearly empty; migration 0003 says why). Between refreshes the planner scales the statistics
+# by the tables' current size; ANALYZE samples every tenant's rows, tenths of a second once the tables are
+# full, so a tenant's first sync into a busy database does without it.
+REPLAN_AFTER_PAGES = frozenset({3, 10, 30, 100, 300, 1000, 3000, 10000})
 _RECORD_PARAMS = {"includedetails": "true", "includelines": "true"}
 
 Progress = Callable[[SyncRun, HaloResource, int, int | None], None]  # run, phase, page, record_count
@@ -142,15 +147,16 @@ class SyncEngine:
                 await tx.commit()
 
     async def _pages(self, run: SyncRun, phase: Phase) -> None:
-        """Page through one resource. The next page is fetched while this one is written: Halo's latency and
-        our database work overlap instead of adding up."""
+        """Page through one resource. The next page is fetched while this one is written, and mapped while
+        PostgreSQL runs this one's write: Halo's latency, our CPU and the database's work overlap instead of
+        adding up."""
         cp = run.checkpoint
         page_no = cp.page_no + 1
         self._newest_first = phase.stop_before is not None
-        pending: asyncio.Future[HaloPage] | None = self._fetch(phase, page_no)
+        pending: NextPage | None = self._fetch(phase, page_no)
         try:
             while pending is not None:
-                page = await pending
+                page, prepared = await pending.page()
                 pending = None
                 self._check_repeat(phase, page)
                 step_back = self._step_back(phase, page, cp.record_count)
@@ -159,7 +165,8 @@ class SyncEngine:
                     next_no = 0
                 if next_no:
                     pending = self._fetch(phase, next_no)
-                await self._take(run, phase.resource, page)
+                ahead = pending.prepare_now if pending else None
+                await self._take(run, phase.resource, page, prepared, meanwhile=ahead)
                 if self.progress:
                     self.progress(run, phase.resource, page_no, page.record_count)
                 if next_no and self._deadline is not None and self.clock.now() >= self._deadline:
@@ -167,9 +174,9 @@ class SyncEngine:
                 page_no = next_no
         finally:
             if pending is not None:
-                pending.cancel()
+                pending.fetch.cancel()
                 with contextlib.suppress(asyncio.CancelledError, HaloReadFailed):
-                    await pending
+                    await pending.fetch
 
     async def _mark_newest(self, run: SyncRun, phase: Phase) -> None:
         """Before reading a resource by id: its newest change now is the next incremental run's watermark.
@@ -186,8 +193,9 @@ class SyncEngine:
                 await tx.save_run(run)
                 await tx.commit()
 
-    def _fetch(self, phase: Phase, page_no: int) -> asyncio.Future[HaloPage]:
-        return asyncio.ensure_future(self.reader.page(phase.resource, page_no, self.page_size, phase.params))
+    def _fetch(self, phase: Phase, page_no: int) -> NextPage:
+        fetch = asyncio.ensure_future(self.reader.page(phase.resource, page_no, self.page_size, phase.params))
+        return NextPage(fetch, phase.resource, self.settings)
 
     @staticmethod
     def _last(phase: Phase, page: HaloPage, page_no: int) -> bool:
@@ -211,11 +219,22 @@ class SyncEngine:
         shift = abs(page.record_count - before)
         return -(-shift // page.page_size)  # ceil: the pages the shift could have moved records across
 
-    async def _take(self, run: SyncRun, resource: HaloResource, page: HaloPage, *, paged: bool = True) -> None:
-        """Write one page (or, `paged` False, one record read by id: the checkpoint is left as it is)."""
+    async def _take(
+        self,
+        run: SyncRun,
+        resource: HaloResource,
+        page: HaloPage,
+        prepared: Prepared | None = None,
+        *,
+        paged: bool = True,
+        meanwhile: Meanwhile | None = None,
+    ) -> None:
+        """Write one page (or, `paged` False, one record read by id: the checkpoint is left as it is).
+        `meanwhile`: CPU work to do while PostgreSQL runs the page's write."""
         now = self.clock.now()
         issues: list[FoundIssue] = []
-        records = [r for r in page.records if isinstance(r, dict)]
+        if prepared is None:
+            prepared = pages.prepare(resource, page.records, self.settings)
         before = run.checkpoint.record_count
         if paged and before is not None and page.record_count != before:
             issues.append(
@@ -229,17 +248,17 @@ class SyncEngine:
             )
         async with self.store.transaction() as tx:
             if resource is HaloResource.CLIENTS:
-                counts, found = await pages.take_clients(tx, records, now)
+                counts, found = await pages.take_clients(tx, prepared, now, meanwhile)
             elif resource is HaloResource.AGREEMENTS:
-                counts, found = await pages.take_agreements(tx, records, self.settings, now)
+                counts, found = await pages.take_agreements(tx, prepared, now, meanwhile)
             elif resource is HaloResource.INVOICES:
-                counts, found, seen = await pages.take_invoices(tx, records, self.settings, self.tenant_id, now)
-                if run.mode in (SyncMode.FULL, SyncMode.UNPAID):
-                    await tx.mark_seen(run.id, [str(i) for i in seen])
+                seen_run = run.id if run.mode in (SyncMode.FULL, SyncMode.UNPAID) else None
+                counts, found = await invoice_pages.take_invoices(
+                    tx, prepared, self.settings, self.tenant_id, now, seen_run, meanwhile
+                )
             else:
-                counts, found = await pages.take_payments(tx, records, self.settings, now)
-                if paged and run.mode is SyncMode.FULL:
-                    await tx.mark_seen(run.id, [f"{PAYMENT_SEEN}{r['id']}" for r in records if "id" in r])
+                seen_run = run.id if paged and run.mode is SyncMode.FULL else None
+                counts, found = await pages.take_payments(tx, prepared, now, seen_run, meanwhile)
             # One issue per problem and record (a duplicate number is found from both sides of the pair).
             found = list({(i.kind, i.resource, i.external_id): i for i in issues + found}.values())
             await tx.record_issues(found, run.id, now)
@@ -248,7 +267,7 @@ class SyncEngine:
             # Read newest first (incremental), a page's records carry the watermark; read by id, the newest
             # record was noted before the first page (_mark_newest). Payments' mark is their highest id.
             if paged and (self._newest_first or resource is HaloResource.PAYMENTS):
-                mark = newest(resource, records, run.checkpoint.high_water.get(resource.value))
+                mark = newest(resource, prepared.raws, run.checkpoint.high_water.get(resource.value))
                 if mark is not None:
                     run.checkpoint.high_water[resource.value] = mark
             if paged:
@@ -256,11 +275,10 @@ class SyncEngine:
                 run.checkpoint.record_count = page.record_count
             await tx.save_run(run)
             await tx.commit()
-        first_sync = run.mode is SyncMode.FULL and not run.target.get("watermarks")
         growing = resource in (HaloResource.INVOICES, HaloResource.PAYMENTS)
-        if first_sync and growing and paged and page.page_no in ANALYZE_AFTER_PAGES:
+        if growing and paged and page.page_no in REPLAN_AFTER_PAGES:
             async with self.store.transaction() as tx:
-                await tx.analyze()
+                await tx.replan(resource, page.page_no * page.page_size // 10)
                 await tx.commit()
 
     async def _record(self, run: SyncRun) -> None:
@@ -319,7 +337,7 @@ class SyncEngine:
         async with self.store.transaction() as tx:
             removed = await tx.remove_invoice(external_id, now)
             if removed is not None:
-                await tx.add_events([pages.deleted_event(removed, external_id, self.tenant_id, now)])
+                await tx.add_events([invoice_pages.deleted_event(removed, external_id, self.tenant_id, now)])
                 run.counts.updated += 1
             await tx.save_run(run)
             await tx.commit()

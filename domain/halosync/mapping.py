@@ -32,6 +32,7 @@ from domain.halosync.settings import InvoiceNumberField, SyncSettings
 from domain.money import MAX_MINOR, is_currency, round_minor
 
 MAX_LINES = 500
+_QUANTITY_STEP = Decimal("0.0001")  # numeric(14, 4)
 
 
 def client_of(raw: dict[str, Any]) -> HaloClient:
@@ -85,27 +86,36 @@ def _contract_ref(value: Any) -> str | None:
 
 
 def _line(raw: Any, position: int, currency: str) -> HaloLine:
-    at = f"line {position + 1}"
+    # Reasons are prefixed here, on failure only: formatting "line N ..." for every field of every line
+    # cost more than reading the field.
+    try:
+        return _line_of(raw, position, currency)
+    except BadRecord as exc:
+        raise BadRecord(f"line {position + 1} {exc.reason}") from None
+
+
+def _line_of(raw: Any, position: int, currency: str) -> HaloLine:
     if not isinstance(raw, dict):
-        raise BadRecord(f"{at} is not an object")
-    quantity = decimal_of(1 if raw.get("qty_order") is None else raw["qty_order"], f"{at} quantity")
+        raise BadRecord("is not an object")
+    qty = raw.get("qty_order")
+    quantity = decimal_of(1 if qty is None else qty, "quantity")
     if quantity < 0:
-        raise BadRecord(f"{at} has a negative quantity ({raw.get('qty_order')})")
+        raise BadRecord(f"has a negative quantity ({qty})")
     if quantity > MAX_QUANTITY:
-        raise BadRecord(f"{at} quantity is too large ({raw.get('qty_order')})")
-    unit = minor_of(raw.get("unit_price") or 0, f"{at} unit price", currency)
+        raise BadRecord(f"quantity is too large ({qty})")
+    unit = minor_of(raw.get("unit_price") or 0, "unit price", currency)
     net = raw.get("net_amount")
-    amount = minor_of(net, f"{at} net amount", currency) if net is not None else round_minor(quantity * unit)
+    amount = minor_of(net, "net amount", currency) if net is not None else round_minor(quantity * unit)
     if amount > MAX_MINOR:
-        raise BadRecord(f"{at} amount is too large")
+        raise BadRecord("amount is too large")
     description = text_of(raw.get("item_shortdescription")) or text_of(raw.get("item_code")) or f"Line {position + 1}"
     return HaloLine(
         position=position,
         description=description,
-        quantity=quantity.quantize(Decimal("0.0001")),
+        quantity=quantity.quantize(_QUANTITY_STEP),
         unit_amount=unit,
         amount=amount,
-        tax_amount=optional_minor(raw.get("tax_amount"), f"{at} tax", currency),
+        tax_amount=optional_minor(raw.get("tax_amount"), "tax", currency),
         agreement_external_id=_contract_ref(raw.get("contract_id")),
     )
 

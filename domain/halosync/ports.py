@@ -50,6 +50,28 @@ class InvoiceWrite:
     voided_at: datetime | None
     content_hash: str
     is_new: bool
+    renumbered: bool = False  # the stored copy has another number (it moves in the unique index)
+
+
+@dataclass(frozen=True)
+class InvoiceLookup:
+    """What one read tells a page of invoices about what is stored."""
+
+    clients: dict[str, uuid.UUID]  # Halo client id -> our client id
+    stored: dict[str, StoredInvoice]  # Halo invoice id -> the copy held
+    # (number, source, Halo id or None) of every invoice holding one of the page's numbers
+    holders: list[tuple[str, str, str | None]]
+
+
+@dataclass(frozen=True)
+class InvoicePageWrite:
+    """What one page of invoices writes, in one statement."""
+
+    rows: Sequence[InvoiceWrite]
+    events: Sequence[DomainEvent]  # about `rows`: those about a row that is not written are dropped with it
+    clean: Sequence[str]  # Halo ids taken without a problem: their open issues are over
+    seen: Sequence[str] = ()  # Halo ids read, recorded for `seen_run`
+    seen_run: uuid.UUID | None = None
 
 
 class SyncTransaction(Protocol):
@@ -72,10 +94,14 @@ class SyncTransaction(Protocol):
 
     async def refs(self, resource: HaloResource, external_ids: Sequence[str]) -> dict[str, StoredRef]: ...
 
-    async def stored_invoices(self, external_ids: Sequence[str]) -> dict[str, StoredInvoice]: ...
+    async def refs_of(self, wanted: dict[HaloResource, Sequence[str]]) -> dict[HaloResource, dict[str, StoredRef]]:
+        """`refs` of several resources at once (one read)."""
 
-    async def taken_numbers(self, numbers: Sequence[str], except_external_ids: Sequence[str]) -> set[str]:
-        """Which of `numbers` another invoice (any other Halo invoice, or one made in arbridge) already has."""
+    async def invoice_lookup(
+        self, client_ids: Sequence[str], external_ids: Sequence[str], numbers: Sequence[str]
+    ) -> InvoiceLookup:
+        """Our ids of these Halo clients, the copies held of these Halo invoices, and every invoice (Halo's or
+        arbridge's) holding one of these numbers."""
 
     async def flag_duplicates(self, numbers: Sequence[str]) -> list[str]:
         """Mark the Halo invoices holding these numbers as duplicates; their external ids."""
@@ -86,14 +112,20 @@ class SyncTransaction(Protocol):
         self, rows: Sequence[tuple[uuid.UUID, uuid.UUID, HaloAgreement, str]], now: datetime
     ) -> None: ...
 
-    async def write_invoices(self, rows: Sequence[InvoiceWrite], now: datetime) -> set[uuid.UUID]:
-        """Insert or update; returns the ids written. A row whose stored copy is newer in Halo than the one
-        given (a webhook's re-read committed meanwhile) is left alone and not returned."""
+    async def write_invoice_page(self, page: InvoicePageWrite, now: datetime) -> set[uuid.UUID]:
+        """Insert or update the invoices (lines replaced whole), add the events of those written, record
+        `seen`, resolve `clean`'s issues; returns the ids written. A row whose stored copy is newer in Halo
+        than the one given (a webhook's re-read committed meanwhile) is left alone and not returned; so is
+        one another transaction created first (its lines are replaced, its creator emitted its events)."""
 
     async def write_payments(
-        self, rows: Sequence[tuple[uuid.UUID, uuid.UUID, HaloPayment, str]], now: datetime
+        self,
+        rows: Sequence[tuple[uuid.UUID, uuid.UUID, HaloPayment, str]],
+        now: datetime,
+        seen: Sequence[str] = (),
+        seen_run: uuid.UUID | None = None,
     ) -> None:
-        """(payment id, invoice id, payment, hash): insert or replace."""
+        """(payment id, invoice id, payment, hash): insert or replace; and record `seen` for `seen_run`."""
 
     async def remove_invoice(self, external_id: str, now: datetime) -> StoredInvoice | None:
         """An invoice deleted in Halo: voided here (history is kept), lines and all. None when unknown."""
@@ -109,8 +141,10 @@ class SyncTransaction(Protocol):
     async def drop_unseen_payments(self, run_id: uuid.UUID) -> None:
         """After a full read of the payments: those held here that it did not read were deleted in Halo."""
 
-    async def analyze(self) -> None:
-        """Refresh the planner's statistics of the synced tables (see migration 0003)."""
+    async def replan(self, resource: HaloResource, known_below: int) -> None:
+        """Drop the plans cached for this run's statements (made when the tables were smaller), and refresh
+        the planner's statistics of the synced tables (see migration 0003) if they know of fewer than
+        `known_below` rows in `resource`'s table."""
 
     async def record_issues(self, issues: Sequence[FoundIssue], run_id: uuid.UUID, now: datetime) -> None: ...
 
