@@ -33,6 +33,7 @@ def invoice_snapshot(i: Invoice) -> dict[str, Any]:
         "currency": i.currency,
         "status": i.status.value,
         "total": i.total,
+        "tax_total": i.tax_total,  # the ledger books it as sales tax payable, not revenue
         "amount_paid": i.amount_paid,
         "balance": i.balance,
         "issue_date": i.issue_date.isoformat(),

@@ -173,6 +173,7 @@ def snapshot(w: InvoiceWrite) -> dict[str, Any]:
         "currency": i.currency,
         "status": w.status,
         "total": i.total,
+        "tax_total": i.tax_total,  # the ledger books it as sales tax payable, not revenue
         "amount_paid": i.amount_paid,
         "balance": 0 if w.status == "void" else i.total - i.amount_paid,
         "issue_date": i.issue_date.isoformat(),

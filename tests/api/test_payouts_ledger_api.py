@@ -93,6 +93,8 @@ async def test_payouts_disputes_and_the_ledger_over_rest(
     assert by_account["accounts_receivable"]["balance"] == 9_000  # the lost chargeback's invoice, owed again
     assert by_account["dispute_fees"]["balance"] == DISPUTE_FEE
     assert by_account["revenue"]["balance"] > 0 and by_account["revenue"]["debit_balance"] < 0
+    # The invoices' tax is owed to the state, not earned: `big` carries the default lines' 250 of tax.
+    assert by_account["sales_tax_payable"]["balance"] == f["big"]["tax_total"] == 250
 
     [posted] = (await tenant_a.get("/v1/ledger/transactions", params={"kind": "payout"})).json()["data"]
     assert posted["reference"] == {"type": "payout", "id": summary["id"], "external_id": made["id"]}

@@ -149,6 +149,11 @@ async def test_connecting_runs_the_first_full_sync(
     synced = await feed(tenant_a, "invoice.synced")
     assert sorted(e["subject_id"] for e in synced) == sorted(i["id"] for i in ours.values())
     assert [e["data"]["run_id"] for e in await feed(tenant_a, "sync.requested")] == [run["id"]]
+    # Each synced invoice is posted as issued, its tax owed to the state rather than earned.
+    taxes = {e["subject_id"]: e["data"]["tax_total"] for e in synced}
+    assert {ours[r["invoicenumber"]]["id"]: cents(r["tax_total"]) for r in rows} == taxes
+    balances = {b["account"]: b["balance"] for b in (await tenant_a.get("/v1/ledger/balances")).json()["data"]}
+    assert balances["sales_tax_payable"] == sum(taxes.values()) > 0
 
     # Nothing leaks to another tenant, and nothing is left to run.
     assert await invoices_by_number(tenant_b) == {} and await runs_of(tenant_b) == []
