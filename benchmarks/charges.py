@@ -1,6 +1,6 @@
 """charges: off-session card charges through the worker against the Stripe sandbox, beside bare SDK calls.
 
-    .venv/bin/python -m benchmarks.charges [--charges 10000] [--tenants 10] [--quick]
+    .venv/bin/python -m benchmarks.charges [--charges 10000] [--tenants 10] [--quick] [--sample PATH]
 
 1. A fresh database (migrated), and the Stripe sandbox served over real HTTP by uvicorn in its own process
    (benchmarks/support/charges_sandbox.py; its rate limiter off, as by default).
@@ -18,6 +18,10 @@
 5. Checks: every charge succeeded on every side; every invoice is paid; one payment_succeeded and one
    processing_fee posting per charge; stored ledger balances equal the entries' sums; the baseline's
    requests have the same shape (form keys, Stripe headers) as ours.
+
+CPU per charge is reported per process: the worker's (ours) or the SDK client's (baseline), the PostgreSQL
+backends serving the worker's database, and the sandbox's. On a machine of few cores they compete for the same
+CPUs, so the worker's CPU alone does not bound our throughput: PostgreSQL's counts as much.
 
 Throughput is charges per second over each side's window (first charge's start to last charge's end); ledger
 postings per second count the ledger transactions our run wrote over the same window. Latencies are each
@@ -79,6 +83,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--profile", metavar="PATH", help="run our worker under cProfile, stats to PATH (slows ours: not for figures)"
     )
+    p.add_argument(
+        "--sample",
+        metavar="PATH",
+        help="sample our worker with py-spy (PY_SPY=/path/to/py-spy, or on PATH): collapsed stacks to PATH and "
+        "a summary to PATH.summary.txt (py-spy takes CPU too: not for figures)",
+    )
     p.add_argument("--quick", action="store_true", help=f"a smoke run: {QUICK}")
     # run_all passes its extra arguments to every benchmark; those meant for others are ignored here.
     args, unknown = p.parse_known_args(argv)
@@ -88,6 +98,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         for k, v in QUICK.items():
             setattr(args, k, v)
     args.profile = str(Path(args.profile).resolve()) if args.profile else None
+    args.sample = str(Path(args.sample).resolve()) if args.sample else None
     args.baseline_concurrency = [int(c) for c in str(args.baseline_concurrency).split(",") if c.strip()]
     return args
 
@@ -143,14 +154,16 @@ async def enqueue(settings: Any, charges: list[Charge]) -> float:
     return time.perf_counter() - started
 
 
-async def ours(settings: Any, sandbox: Served, charges: list[Charge], out_dir: Path, profile: str | None) -> Any:
+async def ours(settings: Any, sandbox: Served, charges: list[Charge], out_dir: Path, args: argparse.Namespace) -> Any:
     worker_env = {
         **env.app_env(settings),
         "STRIPE_SECRET_KEY": SECRET_KEY,
         "STRIPE_API_URL": sandbox.url,
         "STRIPE_CONNECT_URL": sandbox.url,
         "BENCH_SANDBOX_PID": str(sandbox.pid),
-        **({"BENCH_PROFILE": profile} if profile else {}),
+        "BENCH_DATABASE": settings.database_url.rsplit("/", 1)[-1].split("?", 1)[0],
+        **({"BENCH_PROFILE": args.profile} if args.profile else {}),
+        **({"BENCH_SAMPLE": args.sample} if args.sample else {}),
     }
     return await run_module("benchmarks.support.charges_jobs", out_dir, worker_env, b"", timeout_for(len(charges)))
 
@@ -186,7 +199,7 @@ async def measure(settings: Any, sandbox: Served, args: argparse.Namespace, out_
         print(
             f"  ours: {len(seeded.charges):,} jobs enqueued in {enqueue_s:.1f} s; the worker runs them ...", flush=True
         )
-        us = side(await ours(settings, sandbox, seeded.charges, out_dir, args.profile), len(seeded.charges))
+        us = side(await ours(settings, sandbox, seeded.charges, out_dir, args), len(seeded.charges))
         print(f"    {us['charges_per_s']:,.1f} charges/s, p50 {us['p50_ms']} ms, p99 {us['p99_ms']} ms")
         s2 = await sandbox_call(sandbox, "GET", "/bench/stats")
         after = await counts(engine, seeded.tenants)
@@ -252,7 +265,7 @@ def config(args: argparse.Namespace) -> dict[str, Any]:
         f"{args.baseline_concurrency} in flight (coroutine lanes over one list; one run each), no database",
         "sandbox": "sandbox.stripe_sandbox in one uvicorn process (uvloop, httptools), rate limiter off; shared",
         "order": "seed, baseline, then ours (the sandbox holds the baseline's objects while ours runs)",
-        "profiled": bool(args.profile),
+        "profiled": bool(args.profile or args.sample),
     }
 
 

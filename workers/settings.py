@@ -7,7 +7,6 @@ import contextlib
 from typing import Any
 
 from arq import cron, func
-from arq.worker import Worker
 
 from adapters.clock import SystemClock
 from adapters.config import Settings
@@ -16,6 +15,7 @@ from adapters.db.engine import app_engine
 from adapters.queue.arq_queue import HANDLE_LONG_EVENT, redis_settings
 from adapters.queue.relay import run_relay
 from adapters.vendor_flows import build_vendor_flows
+from workers.claims import ClaimingWorker
 from workers.halosync import SYNC_JOB_TIMEOUT, schedule_halopsa_syncs
 from workers.jobs import handle_event, purge_idempotency_keys, refresh_idle_connections
 
@@ -47,7 +47,9 @@ async def _shutdown(ctx: dict[str, Any]) -> None:
     await ctx["engine"].dispose()
 
 
-def build_worker(settings: Settings, *, burst: bool = False, run_relay_task: bool = True, **overrides: Any) -> Worker:
+def build_worker(
+    settings: Settings, *, burst: bool = False, run_relay_task: bool = True, **overrides: Any
+) -> ClaimingWorker:
     options: dict[str, Any] = {
         "functions": [handle_event, func(handle_event, name=HANDLE_LONG_EVENT, timeout=SYNC_JOB_TIMEOUT)],
         "cron_jobs": [
@@ -72,4 +74,4 @@ def build_worker(settings: Settings, *, burst: bool = False, run_relay_task: boo
         "handle_signals": False,
     }
     options.update(overrides)
-    return Worker(**options)
+    return ClaimingWorker(**options)

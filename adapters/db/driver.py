@@ -9,6 +9,7 @@ connection. Only for selects whose columns need no SQLAlchemy result processing 
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -42,6 +43,30 @@ async def driver(conn: AsyncConnection) -> Any:
     return raw.driver_connection
 
 
+_PLACEHOLDER = re.compile(r"\$([a-z_][a-z0-9_]*)")
+
+
+class Statement:
+    """Raw SQL written with named placeholders (`$tenant`, `$ids`, ...), numbered once for asyncpg (`$1`, ...).
+
+    Long statements (several CTEs, a dozen arrays) read and compose better by name than by position; the text is
+    fixed at import, so asyncpg prepares it once per connection. `$tenant` is always `$1` (see TenantRows)."""
+
+    def __init__(self, sql: str) -> None:
+        names = ["tenant"]
+
+        def number(m: re.Match[str]) -> str:
+            if m[1] not in names:
+                names.append(m[1])
+            return f"${names.index(m[1]) + 1}"
+
+        self.sql = _PLACEHOLDER.sub(number, sql)
+        self.names = tuple(names[1:])  # the parameters after the tenant, in placeholder order
+
+    def args(self, values: Mapping[str, Any]) -> list[Any]:
+        return [values[n] for n in self.names]
+
+
 class TenantRows:
     """Base of repositories that write raw SQL on the driver: every statement's `$1` is the tenant's id, so
     no query can forget its tenant filter (row-level security checks it again below)."""
@@ -49,9 +74,20 @@ class TenantRows:
     def __init__(self, conn: AsyncConnection, tenant_id: uuid.UUID) -> None:
         self.conn = conn
         self.tenant_id = tenant_id
+        self._asyncpg: Any = None
+
+    async def _driver(self) -> Any:
+        """asyncpg's connection, looked up once (each lookup is a greenlet hop in SQLAlchemy)."""
+        found = getattr(self, "_asyncpg", None)  # (a subclass may have its own __init__)
+        if found is None:
+            found = self._asyncpg = await driver(self.conn)
+        return found
 
     async def _fetch(self, sql: str, *args: Any) -> list[Any]:
-        return list(await (await driver(self.conn)).fetch(sql, self.tenant_id, *args))
+        return list(await (await self._driver()).fetch(sql, self.tenant_id, *args))
 
     async def _execute(self, sql: str, *args: Any) -> None:
-        await (await driver(self.conn)).execute(sql, self.tenant_id, *args)
+        await (await self._driver()).execute(sql, self.tenant_id, *args)
+
+    async def _fetchrow(self, stmt: Statement, values: Mapping[str, Any]) -> Any:
+        return await (await self._driver()).fetchrow(stmt.sql, self.tenant_id, *stmt.args(values))

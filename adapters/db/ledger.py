@@ -1,4 +1,4 @@
-"""The ledger on PostgreSQL: one round trip per posting; the database keeps balances and refuses edits.
+"""The ledger on PostgreSQL: one round trip per posting (or per batch); the database keeps balances and refuses edits.
 
 `SqlLedger` lives inside one tenant's unit of work (the connection's transaction has `app.tenant_id` set).
 What it writes is checked again by the database (migrations/versions/0004_ledger.py): balanced per currency at
@@ -9,64 +9,97 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Select, any_, bindparam, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from adapters.db.driver import Statement, driver
 from adapters.db.tables_money import ledger_accounts, ledger_entries, ledger_transactions
 from domain.ids import new_id
 from domain.ledger import CHART, Balances, Entry, KeyReused, Kind, LedgerTransaction, Reference
 from domain.pagination import Page, PageRequest, page_of
 
-# The transaction, the accounts it needs (created from the chart on first use), and its entries, in one
-# statement. Entries join the accounts as this statement's snapshot sees them plus those it creates; an account
-# another transaction created after that snapshot is missing from the join, and `_post_missing` catches up.
-_RECORD = text("""
-WITH t AS (
+# Transactions, the accounts they need (created from the chart on first use), and their entries, as CTEs that
+# another statement can carry too: a payment's settlement writes its postings in its own single statement
+# (adapters/db/attempts.py). Entries join the accounts as the statement's snapshot sees them plus those it
+# creates; an account another transaction created after that snapshot is missing from the join, and
+# `_POST_MISSING` catches up. A transaction whose key was recorded before is skipped with its entries.
+RECORD_CTES = """
+lt AS (
     INSERT INTO ledger_transactions (tenant_id, id, kind, idempotency_key, reference_type, reference_id,
                                      external_id, reverses_id, occurred_at)
-    VALUES (CAST(:tenant AS uuid), CAST(:id AS uuid), CAST(:kind AS text), CAST(:key AS text),
-            CAST(:ref_type AS text), CAST(:ref_id AS uuid), CAST(:external_id AS text), CAST(:reverses AS uuid),
-            CAST(:occurred_at AS timestamptz))
+    SELECT $tenant::uuid, t.* FROM unnest($lt_ids::uuid[], $lt_kinds::text[], $lt_keys::text[],
+        $lt_ref_types::text[], $lt_ref_ids::uuid[], $lt_external_ids::text[], $lt_reverses::uuid[],
+        $lt_occurred::timestamptz[]) AS t
     -- Any conflict: the same key (an event recorded again), or the same transaction recorded twice at once.
     ON CONFLICT DO NOTHING
     RETURNING id
-), wanted AS (
-    SELECT * FROM unnest(CAST(:acc_ids AS uuid[]), CAST(:acc_codes AS text[]), CAST(:acc_names AS text[]),
-                         CAST(:acc_types AS text[]), CAST(:acc_currencies AS char(3)[]))
-                  AS w(id, code, name, type, currency)
-), existing AS (
-    SELECT a.id, a.code, a.currency FROM ledger_accounts a JOIN wanted w USING (code, currency)
-    WHERE a.tenant_id = CAST(:tenant AS uuid)
-), created AS (
+), la_wanted AS (
+    SELECT * FROM unnest($la_ids::uuid[], $la_codes::text[], $la_names::text[], $la_types::text[],
+                         $la_currencies::char(3)[]) AS w(id, code, name, type, currency)
+), la_existing AS (
+    SELECT a.id, a.code, a.currency FROM ledger_accounts a JOIN la_wanted w USING (code, currency)
+    WHERE a.tenant_id = $tenant::uuid
+), la_created AS (
     INSERT INTO ledger_accounts (tenant_id, id, code, name, type, currency)
-    SELECT CAST(:tenant AS uuid), w.id, w.code, w.name, w.type, w.currency FROM wanted w
-    WHERE EXISTS (SELECT FROM t)
-      AND NOT EXISTS (SELECT FROM existing x WHERE (x.code, x.currency) = (w.code, w.currency))
+    SELECT $tenant::uuid, w.id, w.code, w.name, w.type, w.currency FROM la_wanted w
+    WHERE EXISTS (SELECT FROM lt)
+      AND NOT EXISTS (SELECT FROM la_existing x WHERE (x.code, x.currency) = (w.code, w.currency))
     ON CONFLICT (tenant_id, code, currency) DO NOTHING
     RETURNING id, code, currency
-), posted AS (
+), le AS (
     INSERT INTO ledger_entries (tenant_id, id, transaction_id, account_id, currency, amount, invoice_id)
-    SELECT CAST(:tenant AS uuid), e.id, CAST(:id AS uuid), acc.id, e.currency, e.amount, e.invoice_id
-    FROM unnest(CAST(:e_ids AS uuid[]), CAST(:e_codes AS text[]), CAST(:e_currencies AS char(3)[]),
-                CAST(:e_amounts AS bigint[]), CAST(:e_invoices AS uuid[])) AS e(id, code, currency, amount, invoice_id)
-    JOIN (SELECT * FROM existing UNION ALL SELECT * FROM created) acc USING (code, currency)
-    WHERE EXISTS (SELECT FROM t)
-    RETURNING 1
-)
-SELECT (SELECT count(*) FROM t) AS recorded, (SELECT count(*) FROM posted) AS posted
-""")
+    SELECT $tenant::uuid, e.id, e.transaction_id, acc.id, e.currency, e.amount, e.invoice_id
+    FROM unnest($le_ids::uuid[], $le_transactions::uuid[], $le_codes::text[], $le_currencies::char(3)[],
+                $le_amounts::bigint[], $le_invoices::uuid[])
+         AS e(id, transaction_id, code, currency, amount, invoice_id)
+    JOIN (SELECT * FROM la_existing UNION ALL SELECT * FROM la_created) acc USING (code, currency)
+    WHERE e.transaction_id IN (SELECT id FROM lt)
+    RETURNING transaction_id
+)"""
+# What the CTEs did: the transactions recorded, and one element per entry posted (its transaction's id).
+RECORD_RESULT = "ARRAY(SELECT id FROM lt) AS ledger_recorded, ARRAY(SELECT transaction_id FROM le) AS ledger_posted"
+_RECORD = Statement(f"WITH {RECORD_CTES} SELECT {RECORD_RESULT}")
 
-_POST_MISSING = text("""
+_POST_MISSING = Statement("""
 INSERT INTO ledger_entries (tenant_id, id, transaction_id, account_id, currency, amount, invoice_id)
-SELECT CAST(:tenant AS uuid), e.id, CAST(:id AS uuid), a.id, e.currency, e.amount, e.invoice_id
-FROM unnest(CAST(:e_ids AS uuid[]), CAST(:e_codes AS text[]), CAST(:e_currencies AS char(3)[]),
-            CAST(:e_amounts AS bigint[]), CAST(:e_invoices AS uuid[])) AS e(id, code, currency, amount, invoice_id)
-JOIN ledger_accounts a ON a.tenant_id = CAST(:tenant AS uuid) AND a.code = e.code AND a.currency = e.currency
+SELECT $tenant::uuid, e.id, e.transaction_id, a.id, e.currency, e.amount, e.invoice_id
+FROM unnest($le_ids::uuid[], $le_transactions::uuid[], $le_codes::text[], $le_currencies::char(3)[],
+            $le_amounts::bigint[], $le_invoices::uuid[]) AS e(id, transaction_id, code, currency, amount, invoice_id)
+JOIN ledger_accounts a ON a.tenant_id = $tenant::uuid AND a.code = e.code AND a.currency = e.currency
 ON CONFLICT (tenant_id, id) DO NOTHING
 """)
+
+
+def record_values(txs: Sequence[LedgerTransaction]) -> dict[str, Any]:
+    """The RECORD_CTES parameters for these transactions (the tenant apart)."""
+    wanted = sorted({(e.account, e.currency) for tx in txs for e in tx.entries})
+    entries = [(tx.id, e) for tx in txs for e in tx.entries]
+    return {
+        "lt_ids": [tx.id for tx in txs],
+        "lt_kinds": [tx.kind.value for tx in txs],
+        "lt_keys": [tx.key for tx in txs],
+        "lt_ref_types": [tx.reference.type for tx in txs],
+        "lt_ref_ids": [tx.reference.id for tx in txs],
+        "lt_external_ids": [tx.reference.external_id for tx in txs],
+        "lt_reverses": [tx.reverses for tx in txs],
+        "lt_occurred": [tx.occurred_at for tx in txs],
+        "la_ids": [new_id() for _ in wanted],
+        "la_codes": [code for code, _ in wanted],
+        "la_names": [CHART[code].name for code, _ in wanted],
+        "la_types": [CHART[code].type.value for code, _ in wanted],
+        "la_currencies": [cur for _, cur in wanted],
+        "le_ids": [new_id() for _ in entries],  # time-ordered: entry order is kept
+        "le_transactions": [tx_id for tx_id, _ in entries],
+        "le_codes": [e.account for _, e in entries],
+        "le_currencies": [e.currency for _, e in entries],
+        "le_amounts": [e.amount for _, e in entries],
+        "le_invoices": [e.invoice_id for _, e in entries],
+    }
+
 
 _RECOMPUTED = text("SELECT code, currency, recomputed FROM ledger_recomputed_balances()")
 
@@ -99,38 +132,29 @@ class SqlLedger:
     async def record(self, tx: LedgerTransaction) -> bool:
         """Record the transaction; False when its key was recorded before (with the same entries: a redelivered
         event), KeyReused when with different ones. Balanced-ness is checked again by the database at commit."""
-        params = self._record_params(tx)
-        counts = (await self.conn.execute(_RECORD, params)).one()
-        if counts.recorded == 0:
-            await self._same_as_recorded(tx)
-            return False
-        if counts.posted != len(tx.entries):  # an account created concurrently, after our snapshot
-            await self.conn.execute(_POST_MISSING, params)
-        return True
+        return (await self.record_all([tx]))[0]
 
-    def _record_params(self, tx: LedgerTransaction) -> dict[str, Any]:
-        wanted = sorted({(e.account, e.currency) for e in tx.entries})
-        return {
-            "tenant": self.tenant_id,
-            "id": tx.id,
-            "kind": tx.kind.value,
-            "key": tx.key,
-            "ref_type": tx.reference.type,
-            "ref_id": tx.reference.id,
-            "external_id": tx.reference.external_id,
-            "reverses": tx.reverses,
-            "occurred_at": tx.occurred_at,
-            "acc_ids": [new_id() for _ in wanted],
-            "acc_codes": [code for code, _ in wanted],
-            "acc_names": [CHART[code].name for code, _ in wanted],
-            "acc_types": [CHART[code].type.value for code, _ in wanted],
-            "acc_currencies": [cur for _, cur in wanted],
-            "e_ids": [new_id() for _ in tx.entries],  # time-ordered: entry order is kept
-            "e_codes": [e.account for e in tx.entries],
-            "e_currencies": [e.currency for e in tx.entries],
-            "e_amounts": [e.amount for e in tx.entries],
-            "e_invoices": [e.invoice_id for e in tx.entries],
-        }
+    async def record_all(self, txs: Sequence[LedgerTransaction]) -> list[bool]:
+        """`record` for several transactions in one statement (one trigger run locks and updates their accounts)."""
+        values = record_values(txs)
+        raw = await driver(self.conn)
+        row = await raw.fetchrow(_RECORD.sql, self.tenant_id, *_RECORD.args(values))
+        return await self.recorded(txs, values, row["ledger_recorded"], row["ledger_posted"])
+
+    async def recorded(
+        self, txs: Sequence[LedgerTransaction], values: dict[str, Any], recorded: list[uuid.UUID],
+        posted: list[uuid.UUID],
+    ) -> list[bool]:  # fmt: skip
+        """After RECORD_CTES ran (here or in another statement): check the transactions it skipped (their key was
+        recorded before) and post the entries an account created concurrently kept out of its join."""
+        done, counts = set(recorded), Counter(posted)
+        for tx in txs:
+            if tx.id not in done:
+                await self._same_as_recorded(tx)
+        if any(counts[tx.id] != len(tx.entries) for tx in txs if tx.id in done):
+            raw = await driver(self.conn)
+            await raw.execute(_POST_MISSING.sql, self.tenant_id, *_POST_MISSING.args(values))
+        return [tx.id in done for tx in txs]
 
     async def _same_as_recorded(self, tx: LedgerTransaction) -> None:
         before = await self.find(tx.key)

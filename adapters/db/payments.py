@@ -10,39 +10,18 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.db.driver import TenantRows, driver
+from adapters.db.attempts import METHOD_COLUMNS, PAYMENT_COLUMNS, AttemptRows, method_of, payment_of
+from adapters.db.driver import driver
 from domain.ids import new_id
 from domain.pagination import Page, PageRequest, page_of
-from domain.payments import Allocation, MethodKind, Payment, PaymentMethod, PaymentStatus, RecoveryPoint
+from domain.payments import Allocation, Payment, PaymentMethod
 
-_PAYMENT = (
-    "id, client_id, method_id, kind, currency, amount, surcharge, status, recovery_point, request_key, "
-    "stripe_account, created_at, updated_at, stripe_payment_intent_id, failure_code, decline_code, failure_message"
-)
-_METHOD = (
-    "id, client_id, stripe_payment_method_id, kind, brand, funding, last4, exp_month, exp_year, bank_name, "
-    "is_default, status = 'active', created_at, updated_at"
-)
+_PAYMENT, _METHOD, _method, _payment = PAYMENT_COLUMNS, METHOD_COLUMNS, method_of, payment_of
 
 
-def _method(r: Any) -> PaymentMethod:
-    (id_, client_id, stripe_id, kind, brand, funding, last4, exp_month, exp_year, bank, default, active, at, upd) = r
-    return PaymentMethod(
-        id_, client_id, stripe_id, MethodKind(kind), brand, funding, last4, exp_month, exp_year, bank, default,
-        active, at, upd,
-    )  # fmt: skip
+class SqlPayments(AttemptRows):
+    """Payments and methods; the attempt's hot path (open, lock, settle) is AttemptRows's (attempts.py)."""
 
-
-def _payment(r: Any, allocations: list[Allocation]) -> Payment:
-    return Payment(
-        id=r[0], client_id=r[1], method_id=r[2], kind=MethodKind(r[3]), currency=r[4], amount=r[5],
-        surcharge=r[6], allocations=allocations, status=PaymentStatus(r[7]), recovery_point=RecoveryPoint(r[8]),
-        request_key=r[9], stripe_account=r[10], created_at=r[11], updated_at=r[12],
-        stripe_payment_intent_id=r[13], failure_code=r[14], decline_code=r[15], failure_message=r[16],
-    )  # fmt: skip
-
-
-class SqlPayments(TenantRows):
     # -- payments ---------------------------------------------------------------------------------------
 
     async def _allocations(self, payment_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Allocation]]:
@@ -92,20 +71,17 @@ class SqlPayments(TenantRows):
         return {r[0]: int(r[1]) for r in rows}
 
     async def add(self, p: Payment) -> None:
+        """The attempt and its allocations in one statement (the allocations' foreign key is checked at its end)."""
         await self._execute(
-            "INSERT INTO payments (tenant_id, id, client_id, method_id, kind, currency, amount, surcharge, status, "
-            "recovery_point, request_key, stripe_account, created_at, updated_at) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)",
+            "WITH p AS (INSERT INTO payments (tenant_id, id, client_id, method_id, kind, currency, amount, surcharge, "
+            "status, recovery_point, request_key, stripe_account, created_at, updated_at) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)) "
+            "INSERT INTO payment_allocations (tenant_id, payment_id, invoice_id, amount) "
+            "SELECT $1, $2, u.invoice_id, u.amount FROM unnest($14::uuid[], $15::bigint[]) AS u(invoice_id, amount)",
             p.id, p.client_id, p.method_id, p.kind.value, p.currency, p.amount, p.surcharge, p.status.value,
             p.recovery_point.value, p.request_key, p.stripe_account, p.created_at,
+            [a.invoice_id for a in p.allocations], [a.amount for a in p.allocations],
         )  # fmt: skip
-        await self._execute(
-            "INSERT INTO payment_allocations (tenant_id, payment_id, invoice_id, amount) "
-            "SELECT $1, $2, u.invoice_id, u.amount FROM unnest($3::uuid[], $4::bigint[]) AS u(invoice_id, amount)",
-            p.id,
-            [a.invoice_id for a in p.allocations],
-            [a.amount for a in p.allocations],
-        )
 
     async def update(self, p: Payment, now: datetime) -> None:
         await self._execute(
@@ -201,9 +177,6 @@ class SqlPayments(TenantRows):
             m.id,
             now,
         )
-
-    async def lock_request_key(self, key: str) -> None:
-        await self._fetch("SELECT pg_advisory_xact_lock(hashtextextended($1::uuid::text || ':payment:' || $2, 0))", key)
 
     async def in_flight(self, method_id: uuid.UUID) -> bool:
         rows = await self._fetch(

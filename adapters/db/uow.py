@@ -61,6 +61,11 @@ class SqlUnitOfWork:
         except BaseException:
             await self.conn.close()
             raise
+        self._open_repositories()
+        return self
+
+    def _open_repositories(self) -> None:
+        """The repositories, on this unit of work's connection (also DriverUnitOfWork's, adapters/db/driver_uow.py)."""
         self.clients = SqlClientRepository(self.conn, self.tenant_id)
         self.invoices = SqlInvoiceRepository(self.conn, self.tenant_id)
         self.agreements = SqlAgreementRepository(self.conn, self.tenant_id)
@@ -72,7 +77,6 @@ class SqlUnitOfWork:
         self.events = SqlEventFeed(self.conn, self.tenant_id)
         self.connections = SqlConnectionRepository(self.conn, self.tenant_id, self.ring)
         self.oauth_states = SqlOAuthStates(self.conn, self.tenant_id, self.ring)
-        return self
 
     async def __aexit__(
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None

@@ -2,10 +2,10 @@
 
     python -m benchmarks.support.charges_jobs OUT.json   # environment: env.app_env(settings) + STRIPE_*
 
-The worker is the production one (`workers.settings.build_worker`): its startup (`app_engine` with a pool of
-20, the clock, the key ring, the vendor flows whose `stripe` is the official SDK built from STRIPE_SECRET_KEY
-and STRIPE_API_URL, here the sandbox), and its tuning (MAX_JOBS 200 at once, POLL_DELAY 0.05 s,
-QUEUE_READ_LIMIT 400). Only these differ, and why:
+The worker is the production one (`workers.settings.build_worker`, workers/claims.py's ClaimingWorker): its
+startup (`app_engine` with a pool of 20, the clock, the key ring, the vendor flows whose `stripe` is the
+official SDK built from STRIPE_SECRET_KEY and STRIPE_API_URL, here the sandbox), and its tuning (MAX_JOBS 200
+at once, POLL_DELAY 0.05 s, QUEUE_READ_LIMIT 400). Only these differ, and why:
 
 - `functions`: the worker knows `handle_event` only, and no outbox event type charges an invoice (autopay
   does not exist yet), so the job is `charge_invoice` below: what an autopay job would do for one invoice;
@@ -14,51 +14,61 @@ QUEUE_READ_LIMIT 400). Only these differ, and why:
   invoice.payment_applied, invoice.paid) are written in the charge's transaction, as always, but not relayed
   to handle_event jobs during the run: the benchmark measures charges, not the event handlers after them;
 - `keep_result=60`: a job's result is stored (one SET, as in production) but expires in a minute instead of
-  a day, so nothing lingers in a shared Redis.
+  a day, so nothing lingers in a shared Redis;
+- `on_shutdown`: the CPU times are read before the worker's own shutdown closes the engine (and with it the
+  PostgreSQL backends whose CPU time is counted).
 
 `charge_invoice` calls `domain.usecases.payments.pay` with the client's default (saved) card and an
-idempotency key per invoice, exactly as the REST endpoint does: the attempt recorded, the PaymentIntent
-created and confirmed off-session on the tenant's connected account, the outcome recorded, the invoice paid,
-and the ledger posted (payment_succeeded, processing_fee). Each job's own time (not its wait in the queue) is
-kept (benchmarks/support/charges_timing.py; BENCH_SANDBOX_PID names the sandbox server, whose CPU time is
-read too); when the worker stops, OUT.json gets the window from the first job's start to the last one's end,
-the latencies, the outcomes, the CPU times, and arq's own counters. With BENCH_PROFILE=PATH the worker runs
-under cProfile and its stats go to PATH (`python -m pstats PATH`); its figures are then slowed by profiling.
+idempotency key per invoice, as the REST endpoint does, on the worker's payments units of work
+(workers/payments.py): the attempt recorded, the PaymentIntent created and confirmed off-session on the
+tenant's connected account, the outcome recorded, the invoice paid, and the ledger posted (payment_succeeded,
+processing_fee). Each job's own time (not its wait in the queue) is kept (benchmarks/support/charges_timing.py;
+BENCH_SANDBOX_PID names the sandbox server and BENCH_DATABASE the database, whose servers' CPU times are read
+too); when the worker stops, OUT.json gets the window from the first job's start to the last one's end, the
+latencies, the outcomes, the CPU times, and arq's own counters. With BENCH_PROFILE=PATH the worker runs under
+cProfile and its stats go to PATH (`python -m pstats PATH`); its figures are then slowed by profiling.
+With BENCH_SAMPLE=PATH py-spy samples the worker's on-CPU stacks instead (to PATH, and a summary by package,
+leaf and our functions to PATH.summary.txt): far less distortion than cProfile, but py-spy's own CPU competes.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
 import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
 from adapters.config import Settings
-from adapters.db.uow import SqlUnitOfWork
 from adapters.stripe.gateway import StripeGateway
 from benchmarks.support.charges_timing import Timings
+from benchmarks.support.profile import py_spy, summarise
 from domain.auth import Principal, Scope
 from domain.payments import Allocation, PayRequest
 from domain.usecases.payments import pay
-from workers.settings import MAX_JOBS, POLL_DELAY, QUEUE_READ_LIMIT, build_worker
+from workers.payments import payments_units_of_work
+from workers.settings import MAX_JOBS, POLL_DELAY, QUEUE_READ_LIMIT, _shutdown, build_worker
 
 JOB = "charge_invoice"
 PRINCIPAL_SCOPES = frozenset({Scope.PAYMENTS_WRITE.value})
 
 
-TIMINGS = Timings(sandbox_pid=int(os.environ.get("BENCH_SANDBOX_PID") or 0) or None)
+TIMINGS = Timings(
+    sandbox_pid=int(os.environ.get("BENCH_SANDBOX_PID") or 0) or None, database=os.environ.get("BENCH_DATABASE")
+)
 
 
 async def charge_invoice(ctx: dict[str, Any], tenant_id: str, client_id: str, invoice_id: str, amount: int) -> str:
     """Pay one invoice in full with the client's default card, off-session, as autopay would."""
     started = TIMINGS.started()
     tenant = uuid.UUID(tenant_id)
-    engine, ring = ctx["engine"], ctx["ring"]
     request = PayRequest(uuid.UUID(client_id), [Allocation(uuid.UUID(invoice_id), amount)], "USD", None)
     try:
         payment = await pay(
-            lambda: SqlUnitOfWork(engine, tenant, ring),
+            payments_units_of_work(ctx, tenant),
             StripeGateway(ctx["vendor_flows"].stripe),
             Principal(tenant, "autopay", PRINCIPAL_SCOPES),
             ctx["clock"],
@@ -73,6 +83,37 @@ async def charge_invoice(ctx: dict[str, Any], tenant_id: str, client_id: str, in
     return outcome
 
 
+async def shutdown(ctx: dict[str, Any]) -> None:
+    """The worker's own shutdown, after the run's CPU times are read: it closes the engine's connections, and
+    with them the PostgreSQL backends whose CPU time is counted."""
+    TIMINGS.finish()
+    await _shutdown(ctx)
+
+
+def start_sampling(path: str | None) -> subprocess.Popen[bytes] | None:
+    """py-spy recording this process until stop_sampling (SIGINT makes it write its output)."""
+    exe = py_spy() if path else None
+    if path and exe is None:
+        print("  BENCH_SAMPLE: py-spy not found (set PY_SPY or put it on PATH); not sampling", file=sys.stderr)
+    if not path or exe is None:
+        return None
+    cmd = [exe, "record", "--pid", str(os.getpid()), "--rate", "200", "--nonblocking", "--format", "raw",
+           "--output", path]  # fmt: skip
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_sampling(spy: subprocess.Popen[bytes] | None, path: str | None) -> None:
+    if spy is None or path is None:
+        return
+    spy.send_signal(signal.SIGINT)
+    try:
+        spy.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        spy.kill()
+    if Path(path).exists():
+        Path(f"{path}.summary.txt").write_text(summarise(Path(path), top=40))
+
+
 def main(argv: list[str]) -> int:
     out = argv[0]
     worker = build_worker(
@@ -82,6 +123,7 @@ def main(argv: list[str]) -> int:
         functions=[charge_invoice],
         cron_jobs=[],
         keep_result=60,
+        on_shutdown=shutdown,
     )
     profile = os.environ.get("BENCH_PROFILE")
     if profile:  # cProfile over the whole run: slower figures, but where the worker's CPU time goes
@@ -91,8 +133,10 @@ def main(argv: list[str]) -> int:
         profiler.runcall(worker.run)
         profiler.dump_stats(profile)
     else:
+        sample = os.environ.get("BENCH_SAMPLE")
+        spy = start_sampling(sample)
         worker.run()
-    TIMINGS.finish()
+        stop_sampling(spy, sample)
     result = TIMINGS.summary()
     result["arq"] = {
         "jobs_complete": worker.jobs_complete,

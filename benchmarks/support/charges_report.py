@@ -25,6 +25,7 @@ def side(raw: dict[str, Any], expected: int) -> dict[str, Any]:
     ok = raw["outcomes"].get("succeeded", 0)
     seconds = raw["seconds"] or float("nan")
     sandbox_cpu = raw.get("sandbox_cpu_seconds")
+    pg_cpu = raw.get("postgres_cpu_seconds")
     span = raw.get("span_seconds") or seconds
     return {
         "charges": done,
@@ -43,6 +44,7 @@ def side(raw: dict[str, Any], expected: int) -> dict[str, Any]:
         "sandbox_cpu_ms_per_charge": round(1000 * sandbox_cpu / done, 2) if sandbox_cpu is not None and done else None,
         "sandbox_cpu_share": round(sandbox_cpu / span, 2) if sandbox_cpu is not None else None,
         "machine_busy": round(raw["machine_busy"], 3) if raw.get("machine_busy") is not None else None,
+        **({"postgres_cpu_ms_per_charge": round(1000 * pg_cpu / done, 2)} if pg_cpu is not None and done else {}),
         "outcomes": raw["outcomes"],
         "errors": raw["errors"],
         **({"arq": raw["arq"]} if "arq" in raw else {}),
@@ -82,7 +84,7 @@ def _f(v: Any, spec: str) -> str:
 
 def print_table(summary: dict[str, Any], title: str) -> None:
     head = (f"{'':<14}{'charges/s':>10}{'postings/s':>11}{'in flight':>10}{'p50 ms':>8}{'p99 ms':>8}{'failed':>7}"
-            f"{'cpu ms':>8}{'sbx ms':>8}{'busy':>6}{'ratio':>7}{'target':>9}")  # fmt: skip
+            f"{'cpu ms':>8}{'pg ms':>7}{'sbx ms':>8}{'busy':>6}{'ratio':>7}{'target':>9}")  # fmt: skip
     out = [title, head, "-" * (len(head) + 6)]
     ours = summary["sides"]["ours"]
     rows = [("ours", ours, None)]
@@ -98,14 +100,15 @@ def print_table(summary: dict[str, Any], title: str) -> None:
             f"{label:<14}{_f(s['charges_per_s'], ',.1f'):>10}{_f(s.get('ledger_postings_per_s'), ',.1f'):>11}"
             f"{_f(s['mean_in_flight'], '.1f'):>10}{_f(s['p50_ms'], '.1f'):>8}{_f(s['p99_ms'], '.1f'):>8}"
             f"{s['failed']:>7}{_f(s['process_cpu_ms_per_charge'], '.2f'):>8}"
-            f"{_f(s['sandbox_cpu_ms_per_charge'], '.2f'):>8}{busy_pct:>6}"
+            f"{_f(s.get('postgres_cpu_ms_per_charge'), '.2f'):>7}{_f(s['sandbox_cpu_ms_per_charge'], '.2f'):>8}"
+            f"{busy_pct:>6}"
             f"{_f(r, '.2f') if r is not None else '':>7}{('>= ' + format(target, '.2f')) if target else '':>9}{verdict}"
         )
     out += [
         "ratio: ours / that baseline; `ratio` (with its target) is against the fastest baseline. in flight: charges in",
         "progress at once, on average. cpu ms: the worker's (ours) or the SDK client's (baseline) CPU time per charge;",
-        "sbx ms: the Stripe sandbox server's; busy: the whole machine's CPU use (all cores); p50/p99: each charge's",
-        "own time, queue wait excluded.",
+        "pg ms: the PostgreSQL backends serving our worker; sbx ms: the Stripe sandbox server's; busy: the whole",
+        "machine's CPU use (all cores, other processes too); p50/p99: each charge's own time, queue wait excluded.",
         "CPU per charge, fastest baseline / ours (the worker's, PostgreSQL's not counted): "
         f"{summary['worker_cpu_ratio']}",
     ]

@@ -1,28 +1,38 @@
 """Paying invoices with a stored method, without ever charging twice.
 
-Three steps, each its own transaction, in the style of Brandur Leach's idempotency keys:
-1. record the attempt (invoices locked, amounts checked against what is owed and what other attempts hold);
+Three steps, two of them transactions, in the style of Brandur Leach's idempotency keys:
+1. record the attempt (its request key and invoices locked, amounts checked against what is owed and what other
+   attempts hold);
 2. ask Stripe, with an idempotency key derived from the attempt: asked again, Stripe answers with the same
    PaymentIntent instead of charging again;
 3. record the answer under the attempt's row lock; a webhook that got there first has already done it.
 A crash anywhere leaves an attempt that the same request (same Idempotency-Key) resumes from its recovery point.
+
+What is owed is checked at step 1, under the invoices' locks: a request for more is refused before anything is
+charged. What lands between that check and Stripe's answer (a payment recorded in the PSA and synced, a void)
+can no longer be refused: the money is collected. Step 3 then applies only what each invoice still owes, and
+keeps the rest visibly as unapplied cash owed to the payer (a `payment.unapplied` event and the ledger's
+`unapplied_payments`), so that what invoices received and what the ledger credits to AR always agree.
+
+Each step asks its store for everything at once (`open_attempt`, `locked_for_settling`, `record_settlement`):
+this is the hot path of autopay, and a round trip to PostgreSQL costs more than the work done in it.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 from domain import ledger
 from domain.auth import Principal, Scope
-from domain.connections import Connection, Provider
 from domain.errors import FieldError, NotFound, ValidationFailed
 from domain.events import DomainEvent
 from domain.ids import new_id
 from domain.invoices import Invoice, status_for
-from domain.ledger import Ledger
+from domain.ledger import Ledger, LedgerTransaction
 from domain.pagination import Page, PageRequest
 from domain.payment_gateway import ChargeOutcome, ChargeRequest, GatewayUnavailable, PaymentGateway
 from domain.payments import (
@@ -35,12 +45,13 @@ from domain.payments import (
     check_allocations,
 )
 from domain.ports import Clock, ConnectionsUnitOfWork
-from domain.usecases.surcharges import decision_for, surcharge_policy_of
+from domain.usecases.surcharges import decision_for, policy_from_json
 
 PAYMENT_SUCCEEDED = "payment.succeeded"
 PAYMENT_FAILED = "payment.failed"
 PAYMENT_PROCESSING = "payment.processing"
 PAYMENT_REQUIRES_ACTION = "payment.requires_action"
+PAYMENT_UNAPPLIED = "payment.unapplied"  # collected for invoices that no longer owed it: held for the payer
 INVOICE_PAID = "invoice.paid"
 INVOICE_PAYMENT_APPLIED = "invoice.payment_applied"
 
@@ -52,6 +63,30 @@ _EVENT_FOR = {
 }
 
 
+@dataclass
+class AttemptFacts:
+    """What recording an attempt reads, all at once, once its request key and invoices are locked."""
+
+    existing: Payment | None  # the attempt already recorded under the request key
+    stripe_account: str | None  # the tenant's connected account; None: Stripe is not connected
+    stripe_settings: dict[str, Any]  # the Stripe connection's settings (its surcharge policy)
+    method: PaymentMethod | None  # the method asked for (any client's: checked here), else the client's default
+    customer: str | None  # the client's Stripe customer on that account
+    invoices: dict[uuid.UUID, Invoice]  # the invoices asked for, locked (their lines are not read)
+    held: dict[uuid.UUID, int]  # what attempts in flight hold against them
+
+
+@dataclass
+class Settlement:
+    """What settling a payment changes, written at once: the payment, its invoices' paid amounts and statuses,
+    the outbox events, and the ledger transactions (each recorded once per key, as Ledger.record does)."""
+
+    payment: Payment
+    invoices: list[Invoice] = field(default_factory=list)
+    events: list[DomainEvent] = field(default_factory=list)
+    postings: list[LedgerTransaction] = field(default_factory=list)
+
+
 class PaymentStore(Protocol):
     async def get(self, payment_id: uuid.UUID, *, for_update: bool = False) -> Payment | None: ...
 
@@ -60,6 +95,19 @@ class PaymentStore(Protocol):
     async def list_page(self, page: PageRequest, client_id: uuid.UUID | None = None) -> Page[Payment]: ...
 
     async def held(self, invoice_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]: ...
+
+    async def open_attempt(self, request_key: str | None, request: PayRequest) -> AttemptFacts:
+        """Lock the request key (requests carrying it queue until the transaction ends) and the invoices asked
+        for (in id order), then read what recording the attempt needs."""
+
+    async def locked_for_settling(
+        self, payment_id: uuid.UUID, *, with_invoices: bool
+    ) -> tuple[Payment, dict[uuid.UUID, Invoice]] | None:
+        """The payment under its row lock, then (`with_invoices`) its invoices under theirs, in id order."""
+
+    async def lock_invoices(self, invoice_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Invoice]: ...
+
+    async def record_settlement(self, s: Settlement) -> None: ...
 
     async def add(self, p: Payment) -> None: ...
 
@@ -128,15 +176,8 @@ def snapshot(p: Payment) -> dict[str, Any]:
     }
 
 
-async def _stripe(uow: PaymentsUnitOfWork) -> Connection:
-    connection = await uow.connections.by_provider(Provider.STRIPE)
-    if connection is None or not connection.external_id:
-        raise PaymentRefused("Stripe is not connected: connect it before taking payments.")
-    return connection
-
-
 async def _surcharge(
-    uow: PaymentsUnitOfWork, clock: Clock, connection: Connection, method: PaymentMethod, request: PayRequest,
+    uow: PaymentsUnitOfWork, clock: Clock, facts: AttemptFacts, method: PaymentMethod, request: PayRequest,
     amount: int,
 ) -> int:  # fmt: skip
     """The surcharge the payer accepted, checked against the rules now (it must match to the cent)."""
@@ -144,7 +185,7 @@ async def _surcharge(
         return 0
     client = await uow.clients.get(request.client_id)
     assert client is not None, "allocations were checked against the client's invoices"
-    policy = surcharge_policy_of(connection)
+    policy = policy_from_json(facts.stripe_settings.get("surcharge"))
     decision = decision_for(policy, client, method, amount, request.currency, clock.now().date())
     decision.raise_if_refused()
     if decision.amount != request.surcharge:
@@ -154,38 +195,30 @@ async def _surcharge(
     return decision.amount
 
 
-async def _method_for(uow: PaymentsUnitOfWork, request: PayRequest) -> PaymentMethod:
+def _method_of(request: PayRequest, method: PaymentMethod | None) -> PaymentMethod:
     if request.method_id is None:
-        method = await uow.payments.default_method(request.client_id)
         if method is None:
             raise ValidationFailed([FieldError("payment_method_id", "the client has no default payment method")])
         return method
-    method = await uow.payments.method(request.method_id)
     if method is None or method.client_id != request.client_id or not method.active:
         raise ValidationFailed([FieldError("payment_method_id", "no such payment method for this client")])
     return method
 
 
 async def _start(
-    uow: PaymentsUnitOfWork, clock: Clock, request: PayRequest, request_key: str | None
+    uow: PaymentsUnitOfWork, clock: Clock, request: PayRequest, request_key: str | None, facts: AttemptFacts
 ) -> tuple[Payment, str, str]:
     """Step 1: the attempt, committed, holding its amounts. Returns it with the customer and method ids."""
-    connection = await _stripe(uow)
-    account = str(connection.external_id)
-    method = await _method_for(uow, request)
-    customer = await uow.payments.customer(request.client_id, account)
-    if customer is None:
+    account = facts.stripe_account
+    if not account:
+        raise PaymentRefused("Stripe is not connected: connect it before taking payments.")
+    method = _method_of(request, facts.method)
+    if facts.customer is None:
         raise PaymentRefused("This client has no Stripe customer yet: add a payment method first.")
-    invoices: dict[uuid.UUID, Invoice] = {}
-    for invoice_id in sorted({a.invoice_id for a in request.allocations}):  # one lock order: no deadlocks
-        found = await uow.invoices.get(invoice_id, for_update=True)
-        if found is not None:
-            invoices[invoice_id] = found
-    held = await uow.payments.held(list(invoices))
-    check_allocations(request, invoices, held)
+    check_allocations(request, facts.invoices, facts.held)
     now = clock.now()
     amount = sum(a.amount for a in request.allocations)
-    surcharge = await _surcharge(uow, clock, connection, method, request, amount)
+    surcharge = await _surcharge(uow, clock, facts, method, request, amount)
     payment = Payment(
         id=new_id(), client_id=request.client_id, method_id=method.id, kind=method.kind,
         currency=request.currency, amount=amount + surcharge, surcharge=surcharge,
@@ -195,7 +228,7 @@ async def _start(
     )  # fmt: skip
     await uow.payments.add(payment)
     await uow.commit()
-    return payment, customer, method.stripe_payment_method_id
+    return payment, facts.customer, method.stripe_payment_method_id
 
 
 async def pay(
@@ -209,12 +242,11 @@ async def pay(
     """Pay invoices with a stored method (off-session). A decline is a failed payment, not an error."""
     principal.require(Scope.PAYMENTS_WRITE)
     async with uow_factory() as uow:
-        if request_key:
-            # Requests with one key queue here, so the second finds the first's attempt (never a second one).
-            await uow.payments.lock_request_key(request_key)
-        existing = await uow.payments.by_request_key(request_key) if request_key else None
+        # Requests with one key queue on its lock, so the second finds the first's attempt (never a second one).
+        facts = await uow.payments.open_attempt(request_key, request)
+        existing = facts.existing
         if existing is None:
-            payment, customer, stripe_method = await _start(uow, clock, request, request_key)
+            payment, customer, stripe_method = await _start(uow, clock, request, request_key, facts)
         else:
             if existing.recovery_point is RecoveryPoint.FINISHED:
                 return existing  # a retry of a request that completed
@@ -241,18 +273,27 @@ async def record_outcome(
 ) -> Payment:
     """Step 3 (and what a webhook does): apply Stripe's answer once, under the attempt's row lock."""
     async with uow_factory() as uow:
-        payment = await uow.payments.get(payment_id, for_update=True)
-        if payment is None:
+        # Only a success touches the invoices: lock them with the payment (payment first, as everywhere).
+        found = await uow.payments.locked_for_settling(
+            payment_id, with_invoices=outcome.status is PaymentStatus.SUCCEEDED
+        )
+        if found is None:
             raise NotFound("payment", payment_id)
-        await settle(uow, clock, payment, outcome)
+        payment, invoices = found
+        await settle(uow, clock, payment, outcome, invoices)
         await uow.commit()
         return payment
 
 
-async def settle(uow: PaymentsUnitOfWork, clock: Clock, payment: Payment, outcome: ChargeOutcome) -> None:
+async def settle(
+    uow: PaymentsUnitOfWork, clock: Clock, payment: Payment, outcome: ChargeOutcome,
+    invoices: dict[uuid.UUID, Invoice] | None = None,
+) -> None:  # fmt: skip
     """Move `payment` (locked) to `outcome`; on success, pay its invoices. Idempotent, and never backwards:
-    a late `processing` after `succeeded` changes nothing."""
-    final = payment.status in (PaymentStatus.SUCCEEDED, PaymentStatus.FAILED, PaymentStatus.CANCELED)
+    a late `processing` after `succeeded` changes nothing. `invoices`: the payment's invoices, already locked
+    (after the payment); without them, a success locks them here."""
+    # Collected (succeeded, and whatever its dispute made of it since) or failed for good: nothing moves it back.
+    final = payment.status.collected or payment.status in (PaymentStatus.FAILED, PaymentStatus.CANCELED)
     if final or (payment.status is outcome.status and payment.recovery_point is RecoveryPoint.FINISHED):
         return
     now = clock.now()
@@ -261,56 +302,57 @@ async def settle(uow: PaymentsUnitOfWork, clock: Clock, payment: Payment, outcom
     payment.recovery_point = RecoveryPoint.FINISHED
     payment.failure_code, payment.decline_code = outcome.failure_code, outcome.decline_code
     payment.failure_message = outcome.message
-    await uow.payments.update(payment, now)
-    events = [
-        DomainEvent(_EVENT_FOR.get(outcome.status, PAYMENT_FAILED), uow.tenant_id, payment.id, now, snapshot(payment))
-    ]
+    payment.updated_at = now
+    kind = _EVENT_FOR.get(outcome.status, PAYMENT_FAILED)
+    settlement = Settlement(payment, events=[DomainEvent(kind, uow.tenant_id, payment.id, now, snapshot(payment))])
     if outcome.status is PaymentStatus.SUCCEEDED:
-        events += await _apply(uow, payment, now)
-    for event in events:
-        await uow.outbox.add(event)
-    if outcome.status is PaymentStatus.SUCCEEDED:
-        # Last: the postings lock the tenant's clearing and AR rows until commit, so hold them briefly.
-        await _post(uow, payment, outcome, now)
+        if invoices is None:
+            invoices = await uow.payments.lock_invoices(sorted({a.invoice_id for a in payment.allocations}))
+        _apply(uow.tenant_id, payment, invoices, outcome, now, settlement)
+    await uow.payments.record_settlement(settlement)
 
 
-async def _post(uow: PaymentsUnitOfWork, payment: Payment, outcome: ChargeOutcome, now: datetime) -> None:
-    """The ledger: the gross amount to clearing against AR (and surcharge income), then Stripe's fee when it
-    is known. Recorded once per payment however often this runs (the ledger's idempotency keys)."""
-    allocations = {a.invoice_id: a.amount for a in payment.allocations}
-    posting = ledger.payment_succeeded(
-        payment.id,
-        allocations=allocations,
-        amount=payment.amount,
-        currency=payment.currency,
-        occurred_at=now,
-        surcharge=payment.surcharge,
-        external_id=payment.stripe_payment_intent_id,
-    )
-    await uow.ledger.record(posting)
-    if outcome.fee:
-        await uow.ledger.record(
-            ledger.processing_fee(payment.id, fee=outcome.fee, currency=payment.currency, occurred_at=now)
-        )
-
-
-async def _apply(uow: PaymentsUnitOfWork, payment: Payment, now: datetime) -> list[DomainEvent]:
-    """The payment's allocations reduce its invoices' balances (checked again: never below zero)."""
-    events = []
+def _apply(
+    tenant_id: uuid.UUID, payment: Payment, invoices: dict[uuid.UUID, Invoice], outcome: ChargeOutcome,
+    now: datetime, into: Settlement,
+) -> None:  # fmt: skip
+    """The payment's allocations reduce its invoices' balances, never below zero. What an invoice no longer owed
+    (paid meanwhile by other means, e.g. in the PSA, or voided) is unapplied: owed to the payer, and the ledger
+    credits exactly what each invoice received to AR. Postings come last in the settlement's writes: they lock
+    the tenant's clearing and AR rows until commit, so they are held briefly."""
+    applied: dict[uuid.UUID, int] = {}
+    unapplied: dict[uuid.UUID, int] = {}
     for part in sorted(payment.allocations, key=lambda a: a.invoice_id):
-        invoice = await uow.invoices.get(part.invoice_id, for_update=True)
-        if invoice is None:
+        invoice = invoices.get(part.invoice_id)
+        amount = min(part.amount, max(invoice.balance, 0)) if invoice is not None else 0
+        if amount < part.amount:
+            unapplied[part.invoice_id] = part.amount - amount
+        if invoice is None or amount == 0:
             continue
-        applied = min(part.amount, invoice.total - invoice.amount_paid)
-        invoice.amount_paid += applied
+        applied[invoice.id] = amount
+        invoice.amount_paid += amount
         invoice.status = status_for(invoice.total, invoice.amount_paid)
         invoice.updated_at = now
-        await uow.invoices.update_state(invoice)
-        data = {"invoice_id": str(invoice.id), "payment_id": str(payment.id), "amount": applied,
+        into.invoices.append(invoice)
+        data = {"invoice_id": str(invoice.id), "payment_id": str(payment.id), "amount": amount,
                 "balance": invoice.balance, "status": invoice.status.value}  # fmt: skip
         kind = INVOICE_PAID if invoice.balance == 0 else INVOICE_PAYMENT_APPLIED
-        events.append(DomainEvent(kind, uow.tenant_id, invoice.id, now, data))
-    return events
+        into.events.append(DomainEvent(kind, tenant_id, invoice.id, now, data))
+    if unapplied:
+        data = {"payment_id": str(payment.id), "client_id": str(payment.client_id), "currency": payment.currency,
+                "amount": sum(unapplied.values()),
+                "invoices": [{"invoice_id": str(i), "amount": a} for i, a in unapplied.items()]}  # fmt: skip
+        into.events.append(DomainEvent(PAYMENT_UNAPPLIED, tenant_id, payment.id, now, data))
+    # Recorded once per payment however often this runs (the ledger's idempotency keys).
+    posting = ledger.payment_succeeded(
+        payment.id, allocations=applied, amount=payment.amount, currency=payment.currency, occurred_at=now,
+        surcharge=payment.surcharge, external_id=payment.stripe_payment_intent_id, unapplied=unapplied,
+    )  # fmt: skip
+    into.postings.append(posting)
+    if outcome.fee:  # Stripe's fee, when the balance transaction came with the answer
+        into.postings.append(
+            ledger.processing_fee(payment.id, fee=outcome.fee, currency=payment.currency, occurred_at=now)
+        )
 
 
 async def get_payment(uow: PaymentsUnitOfWork, principal: Principal, payment_id: uuid.UUID) -> Payment:

@@ -1,0 +1,70 @@
+"""The worker claims the jobs it picks in one round trip, with arq's rules: a job another worker holds, one
+deferred or finished since it was read, is left alone; every other job runs once; at most max_jobs at a time."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix, retry_key_prefix
+
+from tests.integration import outbox_support
+from tests.integration.outbox_support import WAIT, Queue, run_burst_worker
+from workers.settings import build_worker
+
+queue = outbox_support.queue  # the fixture: a queue of the test's own
+
+RAN: list[str] = []
+RUNNING: list[int] = [0, 0]  # now, most at once
+
+
+async def note(ctx: dict[str, Any], name: str) -> str:
+    RUNNING[0] += 1
+    RUNNING[1] = max(RUNNING)
+    await asyncio.sleep(0.01)
+    RUNNING[0] -= 1
+    RAN.append(name)
+    return name
+
+
+async def _forget(queue: Queue, ids: list[str]) -> None:
+    prefixes = (job_key_prefix, result_key_prefix, retry_key_prefix, in_progress_key_prefix)
+    await queue.redis.delete(*(p + j for j in ids for p in prefixes))
+
+
+async def test_every_job_runs_once_and_no_more_than_max_jobs_at_a_time(queue: Queue) -> None:
+    RAN.clear()
+    RUNNING[:] = [0, 0]
+    ids = [f"claims-{queue.name}-{i}" for i in range(30)]
+    for i, job_id in enumerate(ids):
+        assert await queue.redis.enqueue_job("note", f"job-{i}", _job_id=job_id, _queue_name=queue.name)
+    try:
+        worker = await run_burst_worker(queue, functions=[note], max_jobs=7, poll_delay=0.01)
+        assert sorted(RAN) == sorted(f"job-{i}" for i in range(30))
+        assert worker.jobs_complete == 30 and worker.jobs_failed == worker.jobs_retried == 0
+        assert RUNNING[1] <= 7
+    finally:
+        await _forget(queue, ids)
+
+
+async def test_held_deferred_and_finished_jobs_are_not_claimed(queue: Queue) -> None:
+    RAN.clear()
+    names = ("due", "held", "deferred", "finished")
+    ids = {n: f"claims-{queue.name}-{n}" for n in names}
+    for n in names:  # all read as due by the worker's poll, then things changed before it claimed them:
+        assert await queue.redis.enqueue_job("note", n, _job_id=ids[n], _queue_name=queue.name)
+    await queue.redis.psetex(in_progress_key_prefix + ids["held"], 60_000, b"1")  # another worker runs it
+    await queue.redis.zadd(queue.name, {ids["deferred"]: 2**50})  # deferred (a retry's backoff)
+    await queue.redis.zrem(queue.name, ids["finished"])  # done and removed by another worker
+    worker = build_worker(
+        queue.settings, burst=True, run_relay_task=False, functions=[note], cron_jobs=[], redis_pool=queue.redis
+    )
+    try:
+        await worker.start_jobs([ids[n].encode() for n in names])
+        assert list(worker.tasks) == [ids["due"]] and worker.job_counter == 1
+        await asyncio.wait_for(asyncio.gather(*worker.tasks.values()), WAIT)
+        assert RAN == ["due"] and worker.job_counter == 0
+        for n in ("deferred", "finished"):
+            assert await queue.redis.get(in_progress_key_prefix + ids[n]) is None
+    finally:
+        await _forget(queue, list(ids.values()))
