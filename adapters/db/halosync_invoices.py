@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from adapters.db.driver import TenantRows, driver
+from adapters.db.driver import TenantRows
 from domain.events import DomainEvent
 from domain.halosync.ids import new_ids
 from domain.halosync.ports import InvoiceLookup, InvoicePageWrite, InvoiceWrite, StoredInvoice
@@ -111,21 +111,8 @@ SELECT id FROM written
 
 
 class InvoiceRows(TenantRows):
-    """The invoice statements of the sync's transactions. The driver connection is looked up once per
-    transaction (each lookup through SQLAlchemy is a greenlet switch)."""
-
-    _raw: Any = None
-
-    async def _driver(self) -> Any:
-        if self._raw is None:
-            self._raw = await driver(self.conn)
-        return self._raw
-
-    async def _fetch(self, sql: str, *args: Any) -> list[Any]:
-        return list(await (await self._driver()).fetch(sql, self.tenant_id, *args))
-
-    async def _execute(self, sql: str, *args: Any) -> None:
-        await (await self._driver()).execute(sql, self.tenant_id, *args)
+    """The invoice statements of the sync's transactions (the driver connection is looked up once per
+    transaction, by TenantRows)."""
 
     async def invoice_lookup(
         self, client_ids: Sequence[str], external_ids: Sequence[str], numbers: Sequence[str]
