@@ -230,7 +230,9 @@ async def test_worker_stopped_by_sigterm_hands_its_job_back_at_once(
     assert event_id in await queue.job_ids()
 
     worker = await run_burst_worker(queue)
-    assert (worker.jobs_complete, worker.jobs_failed) == (1, 0)
+    # The stopped worker may also have had the client's event in flight (it claims the jobs it has room for
+    # at once): that one came back too.
+    assert worker.jobs_failed == 0 and worker.jobs_complete in (1, 2)
     assert [e["id"] for e in await feed(tenant_a, "invoice.created")] == [event_id]
     assert await handled_by(owner, event_id) == handlers_for("invoice.created")
 
