@@ -98,7 +98,7 @@ async def _serve(
     server = _uvicorn(create_app(settings), host, port, lifespan="on")
     sandboxes = [_uvicorn(app, host, p) for p, app in vendor_apps.items()]
     sandbox_tasks = [asyncio.create_task(s.serve()) for s in sandboxes]
-    sandbox_tasks += [asyncio.create_task(job()) for job in background or []]
+    background_tasks = [asyncio.create_task(job()) for job in background or []]
     worker = build_worker(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -114,7 +114,9 @@ async def _serve(
         s.should_exit = True
     await worker.close()
     worker_task.cancel()
-    for task in (api_task, worker_task, *sandbox_tasks):
+    for task in background_tasks:  # loops that run until stopped (the Stripe sandbox's webhook pump)
+        task.cancel()
+    for task in (api_task, worker_task, *sandbox_tasks, *background_tasks):
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
     for task in done:
@@ -144,6 +146,7 @@ def main() -> None:
             encryption_keys=_key_ring(state),
             base_url=base,
             state_dir=state,
+            queue_name=os.environ.get("ARBRIDGE_QUEUE", "arq:queue"),
             vendors=dev.settings if use_sandboxes else real_vendors,
             allow_http_vendor_urls=use_sandboxes,
         )
