@@ -6,10 +6,16 @@ part of the worker's time. `ClaimingWorker.start_jobs` makes the same check-and-
 for in one Lua script (atomic in Redis, as WATCH/MULTI is): a job is claimed when no worker holds it (no
 in-progress key), it is still queued, and it is due; its in-progress key is then set with arq's own timeout.
 Everything after the claim (running, retrying, finishing, results) is arq's.
+
+`close` is arq's too, with one difference: arq's gathers the jobs it has just cancelled and re-raises a
+cancellation, so a job cancelled while recording its result made stopping the worker fail half-way (the
+engine and the Redis pool left open). Here a cancelled job is what stopping means, not an error.
 """
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from typing import Any
 
 from arq.constants import in_progress_key_prefix
@@ -64,6 +70,18 @@ class ClaimingWorker(Worker):
                 t = self.loop.create_task(self.run_job(job_id, score))
                 t.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
                 self.tasks[job_id] = t
+
+    async def close(self) -> None:
+        if not self._handle_signals:
+            self.handle_sig(signal.SIGUSR1)  # cancels the jobs in flight: arq hands them back to the queue
+        if not self._pool:
+            return
+        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        await self.pool.delete(self.health_check_key)
+        if self.on_shutdown:
+            await self.on_shutdown(self.ctx)
+        await self.pool.close(close_connection_pool=True)
+        self._pool = None
 
     async def _claim_jobs(self, job_ids: list[str]) -> list[tuple[str, int]]:
         if self._claim is None:

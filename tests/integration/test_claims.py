@@ -68,3 +68,19 @@ async def test_held_deferred_and_finished_jobs_are_not_claimed(queue: Queue) -> 
             assert await queue.redis.get(in_progress_key_prefix + ids[n]) is None
     finally:
         await _forget(queue, list(ids.values()))
+
+
+async def test_closing_with_a_job_cancelled_mid_finish_still_closes_everything(queue: Queue) -> None:
+    """Stopping cancels the jobs in flight; one cancelled while recording its result ends cancelled. That is
+    what stopping means: close() still runs the worker's shutdown and closes its Redis pool."""
+    shut_down: list[bool] = []
+
+    async def on_shutdown(ctx: dict[str, Any]) -> None:
+        shut_down.append(True)
+
+    worker = build_worker(queue.settings, burst=True, run_relay_task=False, cron_jobs=[], on_shutdown=on_shutdown)
+    await worker.main()  # an empty queue: connects, then returns
+    unfinished = asyncio.create_task(asyncio.sleep(60))  # stands for a job still finishing when stop comes
+    worker.tasks["finishing"] = unfinished
+    await worker.close()
+    assert unfinished.cancelled() and shut_down == [True] and worker._pool is None

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from adapters.config import Settings
+from sandbox.scratch import Services, scratch_database
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_LIMIT_S = 120  # a hang detector, not a measurement: startup takes seconds
@@ -39,16 +39,22 @@ def _free_ports(count: int) -> int:
     raise RuntimeError("no free ports")
 
 
-async def test_ctrl_c_stops_everything_make_run_started(settings: Settings, tmp_path: Path) -> None:
+async def test_ctrl_c_stops_everything_make_run_started(services: Services, tmp_path: Path) -> None:
+    # A database and queue of its own: its relay and worker must not take the other tests' events.
+    async with scratch_database(services, "arbridge_devrun") as settings:
+        await _run_and_stop(settings.database_url, settings.redis_url, settings.queue_name, tmp_path)
+
+
+async def _run_and_stop(database_url: str, redis_url: str, queue_name: str, tmp_path: Path) -> None:
     port, sandbox_port = _free_ports(1), _free_ports(4)
     env = {
         **os.environ,
-        "DATABASE_URL": settings.database_url,
-        "REDIS_URL": settings.redis_url,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
         "ARBRIDGE_STATE_DIR": str(tmp_path / "state"),
         "ARBRIDGE_PORT": str(port),
         "ARBRIDGE_SANDBOX_PORT": str(sandbox_port),
-        "ARBRIDGE_QUEUE": f"{settings.queue_name}-devrun",
+        "ARBRIDGE_QUEUE": queue_name,
     }
     log = tmp_path / "run.log"
     with log.open("wb") as out:
