@@ -280,18 +280,21 @@ def processing_fee(
 def _give_back(
     kind: Kind, source: uuid.UUID, payment_id: uuid.UUID, allocations: Mapping[uuid.UUID, int], surcharge: int,
     currency: str, reopen_invoices: bool, written_off_to: str, funds_from: str, at: datetime, ext: str | None,
-    lost: int = 0,
+    lost: int = 0, unapplied: Mapping[uuid.UUID, int] | None = None,
 ) -> LedgerTransaction:  # fmt: skip
-    """`lost`: money that leaves with no invoice part (a refunded part disputed again), to `dispute_losses`."""
+    """`lost`: money that leaves with no invoice part (a refunded part disputed again), to `dispute_losses`.
+    `unapplied`: per invoice, what no invoice received (see payment_succeeded), out of `unapplied_payments`."""
     _amount("lost", lost, zero_ok=True)
     _amount("surcharge", surcharge, zero_ok=True)
+    held = [(inv, _amount(f"unapplied[{inv}]", a)) for inv, a in (unapplied or {}).items()]
     # No invoice part is possible (a charge disputed after it was refunded in full), but something must go back.
-    parts = _allocations(allocations) if allocations or not (lost or surcharge) else []
+    parts = _allocations(allocations) if allocations or not (lost or surcharge or held) else []
     account = AR if reopen_invoices else written_off_to
     entries = [debit(account, a, currency, inv) for inv, a in parts]
+    entries += [debit(UNAPPLIED, a, currency, inv) for inv, a in held]
     entries += [debit(SURCHARGE, surcharge, currency)] if surcharge else []
     entries += [debit(DISPUTE_LOSSES, lost, currency)] if lost else []
-    entries.append(credit(funds_from, sum(a for _, a in parts) + surcharge + lost, currency))
+    entries.append(credit(funds_from, sum(a for _, a in parts + held) + surcharge + lost, currency))
     event = "dispute_closed" if kind is Kind.DISPUTE_LOST else None
     return _tx(kind, source, _payment(payment_id, ext), at, entries, event)
 
@@ -299,12 +302,14 @@ def _give_back(
 def refund(
     refund_id: uuid.UUID, *, payment_id: uuid.UUID, allocations: Mapping[uuid.UUID, int], currency: str,
     reopen_invoices: bool, occurred_at: datetime, surcharge: int = 0, external_id: str | None = None,
+    unapplied: Mapping[uuid.UUID, int] | None = None,
 ) -> LedgerTransaction:  # fmt: skip
     """Money given back from clearing. The surcharge part (pro-rated by the caller) reverses surcharge income;
-    the invoice part re-opens AR or, with `reopen_invoices=False`, goes to the contra-revenue `refunds`."""
+    `unapplied` leaves `unapplied_payments` (no invoice received it); the invoice part (`allocations`) re-opens
+    AR or, with `reopen_invoices=False`, goes to the contra-revenue `refunds`."""
     return _give_back(
         Kind.REFUND, refund_id, payment_id, allocations, surcharge, currency, reopen_invoices, REFUNDS, CLEARING,
-        occurred_at, external_id,
+        occurred_at, external_id, unapplied=unapplied,
     )  # fmt: skip
 
 

@@ -16,14 +16,16 @@ What a refund gives back (`plan_refund`):
 - the surcharge part: pro-rated on the cumulative invoice part (`prorated_surcharge_refund`), so the surcharge
   parts of several refunds add up to exactly the surcharge once everything is refunded, and never more;
 - across the payment's invoices: pro rata to what each invoice can still get back, remainders by the largest
-  fraction (ties in the payment's invoice order). The parts sum exactly to the invoice part, none exceeds what
-  its invoice can get back, and refunding what is left always returns exactly each invoice's remainder.
+  fraction (ties in the payment's invoice order); what is still unapplied on them (collected when they no
+  longer owed it) is split first, so a refund gives that back before it re-opens any invoice. The parts sum
+  exactly to the invoice part, none exceeds what its invoice can get back, and refunding what is left always
+  returns exactly each invoice's remainder.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -98,9 +100,12 @@ def check_reason(reason: str | None) -> None:
         raise ValidationFailed([FieldError("reason", f"must be one of {', '.join(REASONS)}")])
 
 
-def plan_refund(payment: Payment, earlier: Sequence[Refund], amount: int | None) -> tuple[list[Allocation], int]:
+def plan_refund(
+    payment: Payment, earlier: Sequence[Refund], amount: int | None, unapplied: Mapping[uuid.UUID, int] | None = None
+) -> tuple[list[Allocation], int]:
     """The invoice parts and the surcharge part of refunding `amount` (the invoice part; None: all that is
-    left) of `payment`, given its earlier refunds. Raises RefundRefused or ValidationFailed."""
+    left) of `payment`, given its earlier refunds and what of it is still `unapplied` per invoice (owed to the
+    payer: no invoice received it), which goes back first. Raises RefundRefused or ValidationFailed."""
     if payment.status is not PaymentStatus.SUCCEEDED:
         raise RefundRefused(f"Only a succeeded payment can be refunded; this one is {payment.status.value}.")
     left = refundable(payment, earlier)
@@ -120,7 +125,22 @@ def plan_refund(payment: Payment, earlier: Sequence[Refund], amount: int | None)
         already_refunded_amount=sum(r.invoice_amount for r in counted),
         already_refunded_surcharge=sum(r.surcharge for r in counted),
     )
-    return split(amount, remaining_per_invoice(payment, counted)), surcharge
+    return split_unapplied_first(amount, remaining_per_invoice(payment, counted), unapplied or {}), surcharge
+
+
+def split_unapplied_first(
+    amount: int, remaining: Sequence[Allocation], unapplied: Mapping[uuid.UUID, int]
+) -> list[Allocation]:
+    """`amount` across invoices: first over what is still unapplied on them (pro rata), then the rest over what
+    each can still get back (pro rata, as `split`), so a refund re-opens no invoice while unapplied cash is left."""
+    held = [Allocation(a.invoice_id, min(a.amount, max(unapplied.get(a.invoice_id, 0), 0))) for a in remaining]
+    first = min(amount, sum(h.amount for h in held))
+    parts = {p.invoice_id: p.amount for p in split(first, held)} if first else {}
+    if amount > first:  # all that was unapplied is taken: the rest within what each invoice has left
+        others = [Allocation(a.invoice_id, a.amount - parts.get(a.invoice_id, 0)) for a in remaining]
+        for p in split(amount - first, others):
+            parts[p.invoice_id] = parts.get(p.invoice_id, 0) + p.amount
+    return [Allocation(a.invoice_id, parts[a.invoice_id]) for a in remaining if parts.get(a.invoice_id)]
 
 
 def remaining_per_invoice(payment: Payment, counted: Sequence[Refund]) -> list[Allocation]:

@@ -5,8 +5,10 @@ The same three steps as paying (domain/usecases/payments.py), each its own trans
 2. ask Stripe, with an idempotency key derived from the refund (a resumed refund first looks for the refund
    by its metadata, in case Stripe's key has expired meanwhile);
 3. record the answer under the refund's row lock; a webhook that got there first has already done it.
-On success, the invoices are re-opened by their parts (or, with `reopen_invoices=False`, stay paid and the
-ledger writes the refund off to the contra-revenue `refunds`), the ledger is posted once, and the outbox says so.
+On success, what of each invoice part is still unapplied (collected when the invoice no longer owed it) goes
+back first, out of `unapplied_payments`, touching no invoice; the rest re-opens the invoices (or, with
+`reopen_invoices=False`, they stay paid and the ledger writes it off to the contra-revenue `refunds`); the
+ledger is posted once, and the outbox says so.
 """
 
 from __future__ import annotations
@@ -100,7 +102,13 @@ async def _start(
     twin = await uow.refunds.by_request_key(request_key) if request_key else None
     if twin is not None:
         return twin, payment, False
-    allocations, surcharge = plan_refund(payment, await uow.refunds.of_payment(payment.id), amount)
+    earlier = await uow.refunds.of_payment(payment.id)
+    unapplied = await _unapplied_left(uow, payment.id)
+    for r in earlier:  # refunds in flight will take what is unapplied first, when they settle
+        if r.status in (RefundStatus.STARTED, RefundStatus.PENDING):
+            for a in r.allocations:
+                unapplied[a.invoice_id] = unapplied.get(a.invoice_id, 0) - a.amount
+    allocations, surcharge = plan_refund(payment, earlier, amount, unapplied)
     now = clock.now()
     refund = Refund(
         id=new_id(), payment_id=payment.id, currency=payment.currency,
@@ -156,12 +164,17 @@ async def refund_payment(
 
 
 async def record_refund(uow_factory: UowFactory, clock: Clock, refund_id: uuid.UUID, outcome: RefundOutcome) -> Refund:
-    """Step 3 (and what a webhook does): apply Stripe's answer once, under the refund's row lock."""
+    """Step 3 (and what a webhook does): apply Stripe's answer once, under the payment's and refund's row locks."""
     async with uow_factory() as base:
         uow = with_refunds(base)
-        refund = await uow.refunds.get(refund_id, for_update=True)
-        if refund is None:
+        seen = await uow.refunds.get(refund_id)
+        if seen is None:
             raise NotFound("refund", refund_id)
+        # The payment's lock first (as when refunds are started): settling refunds of one payment one at a time
+        # keeps two of them from giving back the same unapplied part.
+        await uow.payments.get(seen.payment_id, for_update=True)
+        refund = await uow.refunds.get(refund_id, for_update=True)
+        assert refund is not None, "a refund is never deleted"
         await settle_refund(uow, clock, refund, outcome)
         await uow.commit()
         return refund
@@ -182,39 +195,73 @@ async def settle_refund(uow: RefundsUnitOfWork, clock: Clock, refund: Refund, ou
     await uow.refunds.update(refund, now)
     events = [DomainEvent(REFUND_EVENT.format(refund.status.value), uow.tenant_id, refund.id, now, snapshot(refund))]
     if refund.status is RefundStatus.SUCCEEDED:
-        events += await _reopen(uow, refund, now)
-        await uow.ledger.record(_posting(refund, now))
+        reopened, unapplied = await _split_unapplied(uow, refund)
+        events += await _reopen(uow, refund, reopened, now)
+        await uow.ledger.record(_posting(refund, reopened, unapplied, now))
     elif was is RefundStatus.SUCCEEDED:
         events += await _undo(uow, refund, now)
     for event in events:
         await uow.outbox.add(event)
 
 
-def _posting(refund: Refund, now: datetime) -> ledger.LedgerTransaction:
-    """Clearing credited by what went back; AR re-debited per invoice (or the contra-revenue `refunds` when
-    the invoices stay paid), surcharge income debited by the surcharge part. Keyed on the refund: once."""
+async def _unapplied_left(uow: RefundsUnitOfWork, payment_id: uuid.UUID) -> dict[uuid.UUID, int]:
+    """Per invoice, what of the payment is still in `unapplied_payments`, as its ledger entries say."""
+    left: dict[uuid.UUID, int] = {}
+    for e in await uow.ledger.entries_of(ledger.Reference("payment", payment_id)):
+        if e.account == ledger.UNAPPLIED and e.invoice_id is not None:
+            left[e.invoice_id] = left.get(e.invoice_id, 0) - e.amount  # a liability: credits add to it
+    return left
+
+
+async def _split_unapplied(uow: RefundsUnitOfWork, refund: Refund) -> tuple[dict[uuid.UUID, int], dict[uuid.UUID, int]]:
+    """Each invoice part of `refund`, split into what re-opens the invoice and what comes out of the payment's
+    unapplied cash (collected for the invoice when it no longer owed it: the invoice never received it).
+    The unapplied part goes back first. What is still unapplied is read from the ledger (the payment's
+    `payment_succeeded` credit, less the refunds since, plus their reversals), so a refund that failed after
+    succeeding hands its part back; the caller holds the payment's lock, so no other refund reads it meanwhile."""
+    left = await _unapplied_left(uow, refund.payment_id)
+    reopened: dict[uuid.UUID, int] = {}
+    unapplied: dict[uuid.UUID, int] = {}
+    for part in refund.allocations:
+        taken = min(part.amount, max(left.get(part.invoice_id, 0), 0))
+        if taken:
+            unapplied[part.invoice_id] = taken
+        if part.amount > taken:
+            reopened[part.invoice_id] = part.amount - taken
+    return reopened, unapplied
+
+
+def _posting(
+    refund: Refund, reopened: dict[uuid.UUID, int], unapplied: dict[uuid.UUID, int], now: datetime
+) -> ledger.LedgerTransaction:
+    """Clearing credited by what went back; `unapplied_payments` debited by the unapplied parts; AR re-debited
+    per invoice by the rest (or the contra-revenue `refunds` when the invoices stay paid), surcharge income
+    debited by the surcharge part. Keyed on the refund: once."""
     return ledger.refund(
         refund.id,
         payment_id=refund.payment_id,
-        allocations={a.invoice_id: a.amount for a in refund.allocations},
+        allocations=reopened,
         currency=refund.currency,
         reopen_invoices=refund.reopen_invoices,
         occurred_at=now,
         surcharge=refund.surcharge,
         external_id=refund.stripe_refund_id,
+        unapplied=unapplied,
     )
 
 
-async def _reopen(uow: RefundsUnitOfWork, refund: Refund, now: datetime) -> list[DomainEvent]:
-    """The refund's parts are owed again on their invoices (unless they stay paid)."""
+async def _reopen(
+    uow: RefundsUnitOfWork, refund: Refund, reopened: dict[uuid.UUID, int], now: datetime
+) -> list[DomainEvent]:
+    """The refund's re-opening parts are owed again on their invoices (unless they stay paid)."""
     if not refund.reopen_invoices:
         return []
     events = []
-    for part in sorted(refund.allocations, key=lambda a: a.invoice_id):  # one lock order: no deadlocks
-        invoice = await uow.invoices.get(part.invoice_id, for_update=True)
+    for invoice_id, amount in sorted(reopened.items()):  # one lock order: no deadlocks
+        invoice = await uow.invoices.get(invoice_id, for_update=True)
         if invoice is None:
             continue
-        reversed_ = min(part.amount, invoice.amount_paid)
+        reversed_ = min(amount, invoice.amount_paid)
         invoice.amount_paid -= reversed_
         if invoice.status is not InvoiceStatus.VOID:
             invoice.status = status_for(invoice.total, invoice.amount_paid)
@@ -229,17 +276,21 @@ async def _reopen(uow: RefundsUnitOfWork, refund: Refund, now: datetime) -> list
 async def _undo(uow: RefundsUnitOfWork, refund: Refund, now: datetime) -> list[DomainEvent]:
     """A succeeded refund that failed after all: the money is back, so its posting is reversed and the
     invoices it re-opened are paid again by the payment."""
-    posted = await uow.ledger.find(_posting(refund, now).key)
-    if posted is not None:
-        await uow.ledger.record(ledger.reversal_of(posted, occurred_at=now))
+    posted = await uow.ledger.find(f"{ledger.Kind.REFUND}:{refund.id}")  # the key `ledger.refund` gives it
+    if posted is None:
+        return []
+    await uow.ledger.record(ledger.reversal_of(posted, occurred_at=now))
     if not refund.reopen_invoices:
         return []
+    # Only what re-opened the invoices (AR re-debited) is paid again; an unapplied part is back in
+    # `unapplied_payments` by the reversal, and never was the invoice's.
+    reopened = {e.invoice_id: e.amount for e in posted.entries if e.account == ledger.AR and e.invoice_id}
     events = []
-    for part in sorted(refund.allocations, key=lambda a: a.invoice_id):
-        invoice = await uow.invoices.get(part.invoice_id, for_update=True)
+    for invoice_id, amount in sorted(reopened.items()):
+        invoice = await uow.invoices.get(invoice_id, for_update=True)
         if invoice is None or invoice.status is InvoiceStatus.VOID:
             continue
-        applied = min(part.amount, invoice.total - invoice.amount_paid)
+        applied = min(amount, invoice.total - invoice.amount_paid)
         invoice.amount_paid += applied
         invoice.status = status_for(invoice.total, invoice.amount_paid)
         invoice.updated_at = now
