@@ -62,7 +62,13 @@ class ClaimingWorker(Worker):
                 taken += 1
             batch, pending = pending[:taken], pending[taken:]
             self.job_counter += taken
-            claimed = await self._claim_jobs(batch)
+            try:
+                claimed = await self._claim_jobs(batch)
+            except BaseException:  # Redis unreachable: give the slots back, as if nothing was claimed
+                self.job_counter -= taken
+                for _ in range(taken):
+                    self.sem.release()
+                raise
             for _ in range(taken - len(claimed)):  # already running elsewhere, finished, or deferred meanwhile
                 self.job_counter -= 1
                 self.sem.release()

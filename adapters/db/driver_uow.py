@@ -57,7 +57,9 @@ class DriverUnitOfWork(SqlUnitOfWork):
                 await self._raw.execute("ROLLBACK")
             except BaseException:
                 await self._discard()
-                raise
+                if e is None:
+                    raise
+                return  # leaving because of `e`: the error to report, not the rollback's on a broken connection
         await self.conn.close()
 
     async def commit(self) -> None:

@@ -84,3 +84,20 @@ async def test_closing_with_a_job_cancelled_mid_finish_still_closes_everything(q
     worker.tasks["finishing"] = unfinished
     await worker.close()
     assert unfinished.cancelled() and shut_down == [True] and worker._pool is None
+
+
+async def test_a_claim_that_fails_gives_its_slots_back(queue: Queue) -> None:
+    worker = build_worker(queue.settings, burst=True, run_relay_task=False, cron_jobs=[], max_jobs=3)
+
+    async def unreachable(job_ids: list[str]) -> list[tuple[str, int]]:
+        raise ConnectionError("Redis went away")
+
+    worker._claim_jobs = unreachable  # type: ignore[method-assign]
+    free = worker.sem._value  # arq's semaphore holds max_jobs + 1
+    try:
+        await worker.start_jobs([b"a", b"b", b"c"])
+    except ConnectionError:
+        pass
+    else:
+        raise AssertionError("the claim's error must reach the poll loop")
+    assert worker.job_counter == 0 and worker.sem._value == free  # every slot free again
