@@ -31,12 +31,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
 
 from domain.errors import DomainError
 from domain.ids import new_id
 from domain.money import MAX_MINOR, is_currency
-from domain.pagination import Page, PageRequest
 
 
 class InvalidPosting(DomainError):
@@ -377,28 +375,6 @@ def reversal_of(original: LedgerTransaction, *, occurred_at: datetime) -> Ledger
 
 
 Balances = dict[tuple[str, str], int]  # (account code, currency) -> debit-positive balance
-
-
-class Ledger(Protocol):
-    """The port: one tenant's ledger inside the current unit of work."""
-
-    async def record(self, tx: LedgerTransaction) -> bool:
-        """Record once. False, and nothing written, when the key was recorded before with the same entries
-        (a redelivered event); KeyReused when with different ones."""
-
-    async def balances(self) -> Balances: ...
-
-    async def recomputed_balances(self) -> Balances: ...
-
-    async def entries_of(self, reference: Reference) -> list[Entry]: ...
-
-    async def get(self, tx_id: uuid.UUID) -> LedgerTransaction | None: ...
-
-    async def find(self, key: str) -> LedgerTransaction | None: ...
-
-    async def list_page(
-        self, page: PageRequest, *, kind: Kind | None = None, reference: Reference | None = None
-    ) -> Page[LedgerTransaction]: ...
 
 
 def balances_from(transactions: Sequence[LedgerTransaction]) -> Balances:

@@ -13,8 +13,30 @@ from domain.clients import Client
 from domain.connections import Connection, OAuthStateRecord, Provider
 from domain.events import DomainEvent
 from domain.invoices import Invoice, InvoiceFilter
-from domain.ledger import Ledger
+from domain.ledger import Balances, Entry, Kind, LedgerTransaction, Reference
 from domain.pagination import Page, PageRequest
+
+
+class Ledger(Protocol):
+    """One tenant's ledger inside the current unit of work (its rules and postings: domain/ledger.py)."""
+
+    async def record(self, tx: LedgerTransaction) -> bool:
+        """Record once. False, and nothing written, when the key was recorded before with the same entries
+        (a redelivered event); KeyReused when with different ones."""
+
+    async def balances(self) -> Balances: ...
+
+    async def recomputed_balances(self) -> Balances: ...
+
+    async def entries_of(self, reference: Reference) -> list[Entry]: ...
+
+    async def get(self, tx_id: uuid.UUID) -> LedgerTransaction | None: ...
+
+    async def find(self, key: str) -> LedgerTransaction | None: ...
+
+    async def list_page(
+        self, page: PageRequest, *, kind: Kind | None = None, reference: Reference | None = None
+    ) -> Page[LedgerTransaction]: ...
 
 
 class Clock(Protocol):

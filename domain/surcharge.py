@@ -23,7 +23,7 @@ the conservative reading: no surcharge, or the lower one.
   part, but every cap applies to each transaction, so the surcharge never exceeds cap x amount.
 - Rounding: the requested surcharge rounds half-up to the minor unit like every amount; the caps round down, so
   the result never exceeds a cap even by a fraction of a minor unit.
-- Disclosure before payment (`disclosure_text`), itemised on the receipt and pro-rated on partial
+- Disclosure before payment (domain/surcharge_disclosure.py), itemised on the receipt and pro-rated on partial
   refunds (domain/surcharge_receipts.py).
 
 For Stripe: `SurchargeDecision.total` is the PaymentIntent `amount` (it includes the surcharge) and
@@ -40,7 +40,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from domain.errors import DomainError, Validator
-from domain.money import MAX_MINOR, MINOR_UNITS, is_currency, round_minor
+from domain.money import MAX_MINOR, is_currency, round_minor
 
 if TYPE_CHECKING:
     from domain.clients import Client
@@ -59,7 +59,7 @@ PROHIBITED_CANADIAN_PROVINCES = frozenset({"QC"})
 US_TERRITORIES = frozenset({"PR", "GU", "VI", "AS", "MP"})  # ISO 3166 codes that are US states for this rule
 
 _BPS = Decimal(10_000)
-_BRAND_NAMES = {
+BRAND_NAMES = {
     "visa": "Visa",
     "mastercard": "Mastercard",
     "amex": "American Express",
@@ -226,7 +226,7 @@ class SurchargeDecision:
     @property
     def rate_text(self) -> str:
         """The surcharge as a percentage of the base amount, e.g. "3%" or "2.93%"."""
-        return _pct(Decimal(self.amount) * _BPS / self.base_amount) if self.base_amount else "0%"
+        return percent(Decimal(self.amount) * _BPS / self.base_amount) if self.base_amount else "0%"
 
     def raise_if_refused(self) -> None:
         """For a payment that asked for a surcharge: refuse it when the rules allow none."""
@@ -250,7 +250,7 @@ def decide(
 
     if card is None:
         return refused(SurchargeReason.ACH, "Bank payments (ACH) are never surcharged.")
-    refusal = _policy_refusal(policy, on) or _card_refusal(card) or _payer_refusal(policy, payer)
+    refusal = policy_refusal(policy, on) or _card_refusal(card) or payer_refusal(policy, payer)
     if refusal is not None:
         return refused(*refusal)
     if amount_minor == 0:
@@ -267,60 +267,10 @@ def decide(
     return SurchargeDecision(SurchargeReason.OK, amount, amount_minor, cur, "Credit card surcharge.")
 
 
-def disclosure_text(
-    policy: SurchargePolicy,
-    payer: Payer,
-    *,
-    on: date,
-    brand: str | None = None,
-    amount_minor: int | None = None,
-    currency: str | None = None,
-) -> str | None:
-    """What the payer reads before paying, or None when no card payment of theirs can carry a surcharge.
-
-    Without an amount it is the notice at the point of entry; with one (in `currency`, default the policy's) it
-    also states the surcharge and the total card price, as New York requires. `brand` narrows it to one brand.
-    """
-    policy = policy.validated()
-    if (_policy_refusal(policy, on) or _payer_refusal(policy, payer)) is not None:
-        return None
-    card_brand = CardFacts(brand, "credit").normalised_brand if brand else None
-    brand_name = f" ({_BRAND_NAMES.get(card_brand, card_brand.title())})" if card_brand else ""
-    _, state = payer.location()
-    # The highest percentage any transaction can reach, ignoring caps that carry a fixed part.
-    ceilings = [_brand_cap_bps(card_brand, policy, payer) if card_brand else _highest_brand_cap_bps(policy, payer)]
-    ceilings += [STATE_CAPS_BPS[state]] if state in STATE_CAPS_BPS else []
-    ceilings += [] if policy.cost_of_acceptance_fixed_minor else [policy.cost_of_acceptance_bps]
-    ceiling = min(ceilings)
-    if policy.fixed_minor:
-        rate = f"{_pct(policy.rate_bps)} plus " if policy.rate_bps else ""
-        what = f"{rate}{_money(policy.fixed_minor, policy.currency)}, never more than {_pct(ceiling)} of the amount"
-    else:
-        exact = card_brand is not None and not policy.cost_of_acceptance_fixed_minor
-        what = f"{'' if exact else 'up to '}{_pct(min(policy.rate_bps, ceiling))} of the amount"
-    parts = [
-        f"Paying by credit card{brand_name} adds a surcharge of {what}.",
-        "Only credit cards carry it: debit cards, prepaid cards and bank payments (ACH) are never surcharged.",
-        "It is never more than what accepting the card costs us.",
-    ]
-    if amount_minor is not None:
-        parts.append(_price_sentence(policy, payer, card_brand, amount_minor, currency or policy.currency, on))
-    elif state == "NY":
-        parts.append("The total price by credit card, surcharge included, is shown before you pay.")
-    if state == "CO":
-        parts.append(
-            "Colorado (statutory summary, C.R.S. 5-2-212): a surcharge on credit or charge card payments may not "
-            "exceed 2% of the purchase, or the seller's card processing fee if that is lower; only one surcharge "
-            "applies per purchase; none applies to payment by cash, check, debit card or gift card; the receipt "
-            "shows the surcharge as a separate line."
-        )
-    return " ".join(parts)
-
-
 # --- rules -----------------------------------------------------------------------------------------------------
 
 
-def _policy_refusal(policy: SurchargePolicy, on: date) -> tuple[SurchargeReason, str] | None:
+def policy_refusal(policy: SurchargePolicy, on: date) -> tuple[SurchargeReason, str] | None:
     if not policy.enabled:
         return SurchargeReason.NOT_ENABLED, "Surcharging is not turned on."
     starts = policy.starts_on
@@ -342,7 +292,7 @@ def _card_refusal(card: CardFacts) -> tuple[SurchargeReason, str] | None:
     return SurchargeReason.UNKNOWN_FUNDING, "The card may not be a credit card, so it is not surcharged."
 
 
-def _payer_refusal(policy: SurchargePolicy, payer: Payer) -> tuple[SurchargeReason, str] | None:
+def payer_refusal(policy: SurchargePolicy, payer: Payer) -> tuple[SurchargeReason, str] | None:
     if payer.exempt or (payer.client_id is not None and payer.client_id in policy.exempt_client_ids):
         return SurchargeReason.CLIENT_EXEMPT, "This client is exempt from surcharges."
     country, state = payer.location()
@@ -368,15 +318,15 @@ def _in_canada(policy: SurchargePolicy, payer: Payer) -> bool:
     return policy.merchant_country == "CA" or payer.location()[0] == "CA"
 
 
-def _brand_cap_bps(brand: str, policy: SurchargePolicy, payer: Payer) -> int:
+def brand_cap_bps(brand: str, policy: SurchargePolicy, payer: Payer) -> int:
     if _in_canada(policy, payer):
         return CANADA_CAP_BPS  # every brand, conservatively
     # Amex: not above the other brands, whose lowest cap is Visa's. Discover and the rest: Visa's cap.
     return MASTERCARD_CAP_BPS if brand == "mastercard" else VISA_CAP_BPS
 
 
-def _highest_brand_cap_bps(policy: SurchargePolicy, payer: Payer) -> int:
-    return max(_brand_cap_bps(b, policy, payer) for b in ("visa", "mastercard", "amex", "other"))
+def highest_brand_cap_bps(policy: SurchargePolicy, payer: Payer) -> int:
+    return max(brand_cap_bps(b, policy, payer) for b in ("visa", "mastercard", "amex", "other"))
 
 
 def _caps(
@@ -387,10 +337,10 @@ def _caps(
     _, state = payer.location()
     if state in STATE_CAPS_BPS:
         bps = STATE_CAPS_BPS[state]
-        caps.append((SurchargeReason.CAPPED_BY_STATE, Decimal(bps * amount) / _BPS, f"{state}'s cap of {_pct(bps)}"))
-    bps = _brand_cap_bps(brand, policy, payer)
-    name = _BRAND_NAMES.get(brand, "this card brand")
-    why = f"the cap of {_pct(bps)} for {name}" + (", not above other brands" if brand == "amex" else "")
+        caps.append((SurchargeReason.CAPPED_BY_STATE, Decimal(bps * amount) / _BPS, f"{state}'s cap of {percent(bps)}"))
+    bps = brand_cap_bps(brand, policy, payer)
+    name = BRAND_NAMES.get(brand, "this card brand")
+    why = f"the cap of {percent(bps)} for {name}" + (", not above other brands" if brand == "amex" else "")
     caps.append((SurchargeReason.CAPPED_BY_BRAND, Decimal(bps * amount) / _BPS, why))
     cost = Decimal(policy.cost_of_acceptance_bps * amount) / _BPS
     cost += policy.cost_of_acceptance_fixed_minor if fixed_applies else 0
@@ -398,25 +348,7 @@ def _caps(
     return caps
 
 
-def _price_sentence(
-    policy: SurchargePolicy, payer: Payer, brand: str | None, amount: int, currency: str, on: date
-) -> str:
-    brands = [brand] if brand else ["visa", "mastercard", "amex", "discover"]
-    decisions = [decide(policy, CardFacts(b, "credit"), payer, amount, currency, on=on) for b in brands]
-    surcharge, currency = max(d.amount for d in decisions), decisions[0].currency
-    at_most = "" if brand else "at most "
-    return (
-        f"On this payment of {_money(amount, currency)} the surcharge is {at_most}{_money(surcharge, currency)}: "
-        f"the total price by credit card is {at_most}{_money(amount + surcharge, currency)}."
-    )
-
-
-def _pct(bps: Decimal | int) -> str:
+def percent(bps: Decimal | int) -> str:
     """Basis points as a percentage to two decimals at most: 300 -> "3%", 290 -> "2.9%"."""
     p = (Decimal(bps) / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP).normalize()
     return f"{p:f}%"
-
-
-def _money(minor: int, currency: str) -> str:
-    exponent = MINOR_UNITS[currency]
-    return f"{currency} {Decimal(minor).scaleb(-exponent):,.{exponent}f}"

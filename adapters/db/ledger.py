@@ -123,7 +123,7 @@ _UUIDS = ARRAY(UUID(as_uuid=True))
 
 
 class SqlLedger:
-    """One tenant's ledger on the unit of work's connection (see domain.ledger.Ledger)."""
+    """One tenant's ledger on the unit of work's connection (see domain.ports.Ledger)."""
 
     def __init__(self, conn: AsyncConnection, tenant_id: uuid.UUID) -> None:
         self.conn = conn

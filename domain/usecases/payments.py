@@ -32,7 +32,7 @@ from domain.errors import FieldError, NotFound, ValidationFailed
 from domain.events import DomainEvent
 from domain.ids import new_id
 from domain.invoices import Invoice, status_for
-from domain.ledger import Ledger, LedgerTransaction
+from domain.ledger import LedgerTransaction
 from domain.pagination import Page, PageRequest
 from domain.payment_gateway import ChargeOutcome, ChargeRequest, GatewayUnavailable, PaymentGateway
 from domain.payments import (
@@ -44,7 +44,7 @@ from domain.payments import (
     RecoveryPoint,
     check_allocations,
 )
-from domain.ports import Clock, ConnectionsUnitOfWork
+from domain.ports import Clock, ConnectionsUnitOfWork, Ledger
 from domain.usecases.surcharges import decision_for, policy_from_json
 
 PAYMENT_SUCCEEDED = "payment.succeeded"

@@ -24,8 +24,8 @@ from domain.surcharge import (
     SurchargeDecision,
     SurchargePolicy,
     decide,
-    disclosure_text,
 )
+from domain.surcharge_disclosure import disclosure_text
 from domain.surcharge_receipts import ReceiptLine, receipt_lines
 
 

@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.db.ledger import SqlLedger
 from adapters.db.uow import SqlUnitOfWork
-from domain.ledger import Ledger, LedgerTransaction
+from domain.ledger import LedgerTransaction
+from domain.ports import Ledger
 
 AT = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 T = TypeVar("T")

@@ -18,8 +18,8 @@ from domain.surcharge import (
     SurchargePolicy,
     SurchargeReason,
     decide,
-    disclosure_text,
 )
+from domain.surcharge_disclosure import disclosure_text
 from domain.surcharge_receipts import ReceiptLine, receipt_lines
 
 R = SurchargeReason
