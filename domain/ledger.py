@@ -337,16 +337,17 @@ def dispute_won(
 def dispute_lost(
     dispute_id: uuid.UUID, *, payment_id: uuid.UUID, allocations: Mapping[uuid.UUID, int], currency: str,
     reopen_invoices: bool, occurred_at: datetime, surcharge: int = 0, refunded_before: int = 0,
-    external_id: str | None = None,
+    external_id: str | None = None, unapplied: Mapping[uuid.UUID, int] | None = None,
 ) -> LedgerTransaction:  # fmt: skip
     """The held funds are gone for good: the invoice part re-opens AR or is written off to `dispute_losses`,
-    the surcharge part reverses surcharge income. `refunded_before` is the part the payer had been refunded
-    already (a charge may be disputed in full after a partial refund): the invoices were settled for it by the
-    refund, so none owes it again and it goes to `dispute_losses`. Allocations plus surcharge plus that must
-    equal the disputed amount."""
+    the surcharge part reverses surcharge income, the `unapplied` part (cash no invoice received, owed to the
+    payer, who has now taken it back) leaves `unapplied_payments`. `refunded_before` is the part the payer had
+    been refunded already (a charge may be disputed in full after a partial refund): the invoices were settled
+    for it by the refund, so none owes it again and it goes to `dispute_losses`. All parts together must equal
+    the disputed amount."""
     return _give_back(
         Kind.DISPUTE_LOST, dispute_id, payment_id, allocations, surcharge, currency, reopen_invoices,
-        DISPUTE_LOSSES, DISPUTES, occurred_at, external_id, refunded_before,
+        DISPUTE_LOSSES, DISPUTES, occurred_at, external_id, refunded_before, unapplied,
     )  # fmt: skip
 
 

@@ -143,6 +143,24 @@ def split_unapplied_first(
     return [Allocation(a.invoice_id, parts[a.invoice_id]) for a in remaining if parts.get(a.invoice_id)]
 
 
+def split_off_unapplied(
+    parts: Mapping[uuid.UUID, int], unapplied: Mapping[uuid.UUID, int]
+) -> tuple[dict[uuid.UUID, int], dict[uuid.UUID, int]]:
+    """Money going back to the payer, per invoice (`parts`), split into what re-opens each invoice and what comes
+    out of the cash still `unapplied` on it (collected when the invoice no longer owed it: the invoice never
+    received it). The unapplied cash goes first: the payer's claim on it is settled before any invoice is owed
+    again. Returns (reopened, unapplied), zero parts left out."""
+    reopened: dict[uuid.UUID, int] = {}
+    held: dict[uuid.UUID, int] = {}
+    for invoice_id, amount in parts.items():
+        taken = min(amount, max(unapplied.get(invoice_id, 0), 0))
+        if taken:
+            held[invoice_id] = taken
+        if amount > taken:
+            reopened[invoice_id] = amount - taken
+    return reopened, held
+
+
 def remaining_per_invoice(payment: Payment, counted: Sequence[Refund]) -> list[Allocation]:
     """What each invoice of the payment can still get back, in the payment's invoice order."""
     given: dict[uuid.UUID, int] = {}

@@ -8,7 +8,8 @@ what it says now, in one transaction under the payment's row lock, so duplicates
   reopened only by the transaction that recorded the loss.
 Funds withdrawn: `dispute_opened` (held in `disputes`, the fee to `dispute_fees`). Won: `dispute_won` (back to
 clearing). Lost: `dispute_lost` with the invoices reopened (AR owed again, `amount_paid` reduced) by what the
-payer still had paid on each after the payment's refunds; a refunded part disputed again is a plain loss.
+payer still had paid on each after the payment's refunds; a refunded part disputed again is a plain loss, and
+a part no invoice received (the payment's unapplied cash, owed to the payer) leaves `unapplied_payments` first.
 
 An ACH return after settlement arrives from Stripe as a dispute on the bank debit that opens already lost
 (Nacha returns have no appeal), with the same $15 fee; it goes the same way, announced as `payment.returned`.
@@ -33,9 +34,9 @@ from domain.pagination import Page, PageRequest
 from domain.payment_gateway import DisputeFacts, PaymentGateway
 from domain.payments import Payment, status_after_dispute
 from domain.ports import Clock
-from domain.refunds import Refund, remaining_per_invoice
+from domain.refunds import Refund, remaining_per_invoice, split_off_unapplied
 from domain.usecases.payments import PaymentsUnitOfWork, settle
-from domain.usecases.refunds import with_refunds
+from domain.usecases.refunds import unapplied_available, with_refunds
 
 PAYMENT_DISPUTED = "payment.disputed"
 PAYMENT_RETURNED = "payment.returned"  # an ACH debit returned after it settled
@@ -171,13 +172,15 @@ async def _opened(
 
 async def _lost(uow: PaymentsUnitOfWork, payment: Payment, dispute: Dispute, now: datetime) -> None:
     """The held funds are gone: the invoices are owed again (AR re-debited, `amount_paid` reduced) by what the
-    payer still had paid on them; what had been refunded already is not owed twice."""
-    taken = split_disputed(payment, dispute.amount, await with_refunds(uow).refunds.of_payment(payment.id))
-    parts = taken.invoices
+    payer still had paid on them; what had been refunded already is not owed twice, and what no invoice ever
+    received (the payment's unapplied cash, owed to the payer) only settles that debt: it re-opens nothing."""
+    refunds = await with_refunds(uow).refunds.of_payment(payment.id)
+    taken = split_disputed(payment, dispute.amount, refunds)
+    parts, unapplied = split_off_unapplied(taken.invoices, await unapplied_available(uow, payment.id, refunds))
     posting = ledger.dispute_lost(
         dispute.id, payment_id=payment.id, allocations=parts, currency=dispute.currency, reopen_invoices=True,
         occurred_at=now, surcharge=taken.surcharge, refunded_before=taken.refunded_before,
-        external_id=dispute.stripe_dispute_id,
+        external_id=dispute.stripe_dispute_id, unapplied=unapplied,
     )  # fmt: skip
     # Closed before: the invoices were reopened then. Looked up, not just recorded again: the split may differ
     # by now (a refund in flight has failed since, or the posting predates these rules), and a key recorded

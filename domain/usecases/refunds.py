@@ -27,7 +27,7 @@ from domain.pagination import Page, PageRequest
 from domain.payment_gateway import GatewayUnavailable, PaymentGateway, RefundOutcome, RefundRequest
 from domain.payments import Payment
 from domain.ports import Clock
-from domain.refunds import Refund, RefundKeyReused, RefundStatus, check_reason, plan_refund
+from domain.refunds import Refund, RefundKeyReused, RefundStatus, check_reason, plan_refund, split_off_unapplied
 from domain.usecases.payments import INVOICE_PAID, INVOICE_PAYMENT_APPLIED, PaymentsUnitOfWork, UowFactory
 
 REFUND_EVENT = "refund.{}"  # refund.pending, refund.succeeded, refund.failed, refund.canceled
@@ -103,11 +103,7 @@ async def _start(
     if twin is not None:
         return twin, payment, False
     earlier = await uow.refunds.of_payment(payment.id)
-    unapplied = await _unapplied_left(uow, payment.id)
-    for r in earlier:  # refunds in flight will take what is unapplied first, when they settle
-        if r.status in (RefundStatus.STARTED, RefundStatus.PENDING):
-            for a in r.allocations:
-                unapplied[a.invoice_id] = unapplied.get(a.invoice_id, 0) - a.amount
+    unapplied = await unapplied_available(uow, payment.id, earlier)
     allocations, surcharge = plan_refund(payment, earlier, amount, unapplied)
     now = clock.now()
     refund = Refund(
@@ -204,8 +200,9 @@ async def settle_refund(uow: RefundsUnitOfWork, clock: Clock, refund: Refund, ou
         await uow.outbox.add(event)
 
 
-async def _unapplied_left(uow: RefundsUnitOfWork, payment_id: uuid.UUID) -> dict[uuid.UUID, int]:
-    """Per invoice, what of the payment is still in `unapplied_payments`, as its ledger entries say."""
+async def unapplied_left(uow: PaymentsUnitOfWork, payment_id: uuid.UUID) -> dict[uuid.UUID, int]:
+    """Per invoice, what of the payment is still in `unapplied_payments`, as its ledger entries say (the
+    payment's `payment_succeeded` credit, less what refunds and a lost dispute gave back, plus reversals)."""
     left: dict[uuid.UUID, int] = {}
     for e in await uow.ledger.entries_of(ledger.Reference("payment", payment_id)):
         if e.account == ledger.UNAPPLIED and e.invoice_id is not None:
@@ -213,22 +210,24 @@ async def _unapplied_left(uow: RefundsUnitOfWork, payment_id: uuid.UUID) -> dict
     return left
 
 
+async def unapplied_available(
+    uow: PaymentsUnitOfWork, payment_id: uuid.UUID, refunds: list[Refund]
+) -> dict[uuid.UUID, int]:
+    """`unapplied_left`, less what the payment's refunds in flight will take from it first when they settle."""
+    unapplied = await unapplied_left(uow, payment_id)
+    for r in refunds:
+        if r.status in (RefundStatus.STARTED, RefundStatus.PENDING):
+            for a in r.allocations:
+                unapplied[a.invoice_id] = unapplied.get(a.invoice_id, 0) - a.amount
+    return unapplied
+
+
 async def _split_unapplied(uow: RefundsUnitOfWork, refund: Refund) -> tuple[dict[uuid.UUID, int], dict[uuid.UUID, int]]:
-    """Each invoice part of `refund`, split into what re-opens the invoice and what comes out of the payment's
-    unapplied cash (collected for the invoice when it no longer owed it: the invoice never received it).
-    The unapplied part goes back first. What is still unapplied is read from the ledger (the payment's
-    `payment_succeeded` credit, less the refunds since, plus their reversals), so a refund that failed after
-    succeeding hands its part back; the caller holds the payment's lock, so no other refund reads it meanwhile."""
-    left = await _unapplied_left(uow, refund.payment_id)
-    reopened: dict[uuid.UUID, int] = {}
-    unapplied: dict[uuid.UUID, int] = {}
-    for part in refund.allocations:
-        taken = min(part.amount, max(left.get(part.invoice_id, 0), 0))
-        if taken:
-            unapplied[part.invoice_id] = taken
-        if part.amount > taken:
-            reopened[part.invoice_id] = part.amount - taken
-    return reopened, unapplied
+    """`refund`'s invoice parts: (what re-opens the invoices, what leaves the payment's unapplied cash). What is
+    still unapplied is read from the ledger, so a refund that failed after succeeding hands its part back; the
+    caller holds the payment's lock, so no other refund reads it meanwhile."""
+    parts = {a.invoice_id: a.amount for a in refund.allocations}
+    return split_off_unapplied(parts, await unapplied_left(uow, refund.payment_id))
 
 
 def _posting(

@@ -24,6 +24,7 @@ from sandbox.router import SandboxRouter
 from sandbox.stripe_sandbox import StripeState
 from tests.integration.outbox_support import Queue, queue
 from tests.payments.test_disputes_and_payouts import DISPUTE_FEE, World, _bal, _world
+from tests.payments.test_overpayment import _overpaid
 from tests.payments.test_refunds import _paid, _refund
 
 __all__ = ["queue"]  # the fixture, imported for these tests
@@ -137,3 +138,46 @@ async def test_a_charge_disputed_in_full_after_a_refund_loses_the_refunded_part_
     assert list(owed.values()) == [10_000]  # owed once, not once plus the refunded part
     # The refunded part, taken a second time by the network, is owed by no invoice: a chargeback loss.
     assert (_bal(b, "dispute_losses"), _bal(b, "disputes")) == (refunded, 0)
+
+
+async def test_a_lost_dispute_on_an_overpayment_gives_back_the_unapplied_cash_and_reopens_only_what_was_applied(
+    engine: AsyncEngine, client: AsyncTestClient[Any], stripe_sandbox: StripeState, queue: Queue,
+    vendors: SandboxRouter,
+) -> None:  # fmt: skip
+    w = await _world(engine, "Overpayment disputed MSP", stripe_sandbox, client, queue, vendors)
+    payment, invoice_id = await _overpaid(w.s)  # 10,000 collected: 6,000 applied, 4,000 unapplied (paid in the PSA)
+    await w.hooks()
+    receivable = (await _receivable_per_invoice(w))[invoice_id]
+    opened = stripe_sandbox.open_dispute(_charge_of(w, payment), account=w.s.account)
+    stripe_sandbox.close_dispute(opened["id"], account=w.s.account, won=False)
+    await w.hooks()
+
+    assert await _status(w, payment) is PaymentStatus.DISPUTE_LOST
+    invoice = await w.s.invoice(invoice_id)
+    # The PSA's 4,000 stays paid; only what this payment applied (6,000) is owed again, not all 10,000.
+    assert (invoice.amount_paid, invoice.balance, invoice.status) == (4_000, 6_000, InvoiceStatus.PARTIALLY_PAID)
+    b = await w.balances()
+    # The ledger does not see the PSA's payment, so AR on the invoice is compared before and after.
+    assert (await _receivable_per_invoice(w))[invoice_id] - receivable == 6_000
+    assert (_bal(b, "unapplied_payments"), _bal(b, "disputes"), _bal(b, "dispute_losses")) == (0, 0, 0)
+
+
+async def test_a_lost_dispute_after_a_refund_of_an_overpayment_takes_what_is_left_unapplied_first(
+    engine: AsyncEngine, client: AsyncTestClient[Any], stripe_sandbox: StripeState, queue: Queue,
+    vendors: SandboxRouter,
+) -> None:  # fmt: skip
+    w = await _world(engine, "Overpayment refunded then disputed MSP", stripe_sandbox, client, queue, vendors)
+    payment, invoice_id = await _overpaid(w.s)
+    assert (await _refund(w.s, payment, 3_000)).status is RefundStatus.SUCCEEDED  # out of the 4,000 unapplied
+    await w.hooks()
+    receivable = (await _receivable_per_invoice(w))[invoice_id]
+    opened = stripe_sandbox.open_dispute(_charge_of(w, payment), account=w.s.account)
+    assert opened["amount"] == 7_000
+    stripe_sandbox.close_dispute(opened["id"], account=w.s.account, won=False)
+    await w.hooks()
+
+    invoice = await w.s.invoice(invoice_id)
+    assert (invoice.amount_paid, invoice.balance) == (4_000, 6_000)  # the last 1,000 unapplied, then 6,000 applied
+    b = await w.balances()
+    assert (await _receivable_per_invoice(w))[invoice_id] - receivable == 6_000
+    assert (_bal(b, "unapplied_payments"), _bal(b, "disputes"), _bal(b, "dispute_losses")) == (0, 0, 0)
