@@ -24,7 +24,7 @@ from adapters.db.invoices import _INVOICE_COLUMNS, _to_invoice
 from adapters.db.ledger import RECORD_CTES, RECORD_RESULT, SqlLedger, record_values
 from domain.invoices import Invoice
 from domain.payments import Allocation, MethodKind, Payment, PaymentMethod, PaymentStatus, PayRequest, RecoveryPoint
-from domain.usecases.payments import AttemptFacts, Settlement
+from domain.usecases.payment_ports import AttemptFacts, Settlement
 
 PAYMENT_COLUMNS = (
     "id, client_id, method_id, kind, currency, amount, surcharge, status, recovery_point, request_key, "
@@ -54,15 +54,17 @@ def payment_of(r: Any, allocations: list[Allocation]) -> Payment:
     )  # fmt: skip
 
 
-# The request key's advisory lock, then the invoices' row locks in id order, in one statement: `k` (kept apart
-# from the join by OFFSET 0) is computed, taking the lock, before the lateral scan that locks the invoices runs
-# for its row. Requests with one key queue on the first lock; requests for one invoice, on its row. The
+# The request keys' advisory locks (in key order), then the invoices' row locks in id order, in one statement:
+# `k` (kept apart from the join by OFFSET 0) is computed, taking the locks, before the lateral scan that locks
+# the invoices runs for its row. Requests with one key queue on its lock; requests for one invoice, on its row.
+# Every payer takes all its keys before any invoice row, each kind in one order, so payers never deadlock. The
 # arguments come through `k` too, so that custom plans look no cheaper than the generic one (see _OPEN).
 _LOCK = Statement("""
 SELECT count(*) FROM (
-    SELECT $key::text IS NULL
-           OR pg_advisory_xact_lock(hashtextextended($tenant::uuid::text || ':payment:' || $key, 0))::text = ''
-           AS done,
+    SELECT COALESCE((
+               SELECT bool_and(pg_advisory_xact_lock(
+                          hashtextextended($tenant::uuid::text || ':payment:' || ks.key, 0))::text = '')
+               FROM (SELECT DISTINCT unnest($keys::text[]) AS key ORDER BY 1) ks), true) AS done,
            $invoice_ids::uuid[] AS invoice_ids
     OFFSET 0
 ) k
@@ -127,16 +129,48 @@ _SETTLING_INVOICES = f"""ARRAY(
 _LOCKED = Statement(_SETTLING.format(payment=PAYMENT_COLUMNS, invoices=_SETTLING_INVOICES))
 _LOCKED_ALONE = Statement(_SETTLING.format(payment=PAYMENT_COLUMNS, invoices="ARRAY[]::record[]"))
 
+# Payments under their row locks, in id order, with their allocations (a run's settlement: its invoices are
+# locked after all of its payments, by _LOCK_INVOICES, so it never holds an invoice while waiting for a payment).
+_LOCK_PAYMENTS = Statement(f"""
+SELECT {PAYMENT_COLUMNS},
+    ARRAY(SELECT row(a.invoice_id, a.amount) FROM payment_allocations a
+          WHERE a.tenant_id = $tenant AND a.payment_id = p.id ORDER BY a.invoice_id) AS allocations
+FROM payments p WHERE p.tenant_id = $tenant AND p.id = ANY($ids::uuid[]) ORDER BY p.id FOR UPDATE OF p
+""")
+
+# Attempts and their allocations, any number, in one statement (the allocations' foreign key is checked at its
+# end, after the payments are in).
+_ADD = Statement("""
+WITH p AS (
+    INSERT INTO payments (tenant_id, id, client_id, method_id, kind, currency, amount, surcharge, status,
+                          recovery_point, request_key, stripe_account, created_at, updated_at)
+    SELECT $tenant, u.id, u.client_id, u.method_id, u.kind, u.currency, u.amount, u.surcharge, u.status,
+           u.recovery_point, u.request_key, u.stripe_account, u.created_at, u.created_at
+    FROM unnest($ids::uuid[], $clients::uuid[], $methods::uuid[], $kinds::text[], $currencies::text[],
+                $amounts::bigint[], $surcharges::bigint[], $statuses::text[], $points::text[], $keys::text[],
+                $accounts::text[], $created::timestamptz[])
+         AS u(id, client_id, method_id, kind, currency, amount, surcharge, status, recovery_point, request_key,
+              stripe_account, created_at)
+)
+INSERT INTO payment_allocations (tenant_id, payment_id, invoice_id, amount)
+SELECT $tenant, a.payment_id, a.invoice_id, a.amount
+FROM unnest($alloc_payments::uuid[], $alloc_invoices::uuid[], $alloc_amounts::bigint[])
+     AS a(payment_id, invoice_id, amount)
+""")
+
 _LOCK_INVOICES = Statement(f"""
 SELECT {_INVOICE} FROM invoices i WHERE i.tenant_id = $tenant AND i.id = ANY($ids::uuid[]) ORDER BY i.id FOR UPDATE
 """)
 
 _SETTLE = Statement(f"""
 WITH pay AS (
-    UPDATE payments SET status = $status, recovery_point = $recovery_point,
-        stripe_payment_intent_id = $intent_id, failure_code = $failure_code, decline_code = $decline_code,
-        failure_message = $failure_message, updated_at = $updated_at
-    WHERE tenant_id = $tenant AND id = $payment_id
+    UPDATE payments p SET status = u.status, recovery_point = u.recovery_point,
+        stripe_payment_intent_id = u.intent_id, failure_code = u.failure_code, decline_code = u.decline_code,
+        failure_message = u.failure_message, updated_at = u.updated_at
+    FROM unnest($pay_ids::uuid[], $pay_statuses::text[], $pay_points::text[], $pay_intents::text[],
+                $pay_failures::text[], $pay_declines::text[], $pay_messages::text[], $pay_updated::timestamptz[])
+         AS u(id, status, recovery_point, intent_id, failure_code, decline_code, failure_message, updated_at)
+    WHERE p.tenant_id = $tenant AND p.id = u.id
     RETURNING 1
 ), inv AS (
     UPDATE invoices i SET amount_paid = u.amount_paid, status = u.status, updated_at = u.updated_at
@@ -166,10 +200,15 @@ def _invoices(rows: Sequence[Any]) -> dict[uuid.UUID, Invoice]:
 
 class AttemptRows(TenantRows):
     async def open_attempt(self, request_key: str | None, request: PayRequest) -> AttemptFacts:
-        invoice_ids = sorted({a.invoice_id for a in request.allocations})
-        await self._fetchrow(_LOCK, {"key": request_key, "invoice_ids": invoice_ids})
+        await self.lock_attempts([request_key] if request_key else [], [a.invoice_id for a in request.allocations])
+        return await self.read_attempt(request_key, request)
+
+    async def lock_attempts(self, request_keys: Sequence[str], invoice_ids: Sequence[uuid.UUID]) -> None:
+        await self._fetchrow(_LOCK, {"keys": list(request_keys), "invoice_ids": sorted(set(invoice_ids))})
+
+    async def read_attempt(self, request_key: str | None, request: PayRequest) -> AttemptFacts:
         values = {"key": request_key, "method_id": request.method_id, "client_id": request.client_id,
-                  "invoice_ids": invoice_ids}  # fmt: skip
+                  "invoice_ids": sorted({a.invoice_id for a in request.allocations})}  # fmt: skip
         r = await self._fetchrow(_OPEN, values)
         existing = payment_of(r["existing"], _allocations(r["existing_allocations"])) if r["existing"] else None
         return AttemptFacts(
@@ -181,6 +220,23 @@ class AttemptRows(TenantRows):
             invoices=_invoices(r["invoices"]),
             held={invoice_id: held for invoice_id, held in r["held"]},
         )
+
+    async def add(self, p: Payment) -> None:
+        await self.add_many([p])
+
+    async def add_many(self, payments: Sequence[Payment]) -> None:
+        allocations = [(p.id, a) for p in payments for a in p.allocations]
+        values = {
+            "ids": [p.id for p in payments], "clients": [p.client_id for p in payments],
+            "methods": [p.method_id for p in payments], "kinds": [p.kind.value for p in payments],
+            "currencies": [p.currency for p in payments], "amounts": [p.amount for p in payments],
+            "surcharges": [p.surcharge for p in payments], "statuses": [p.status.value for p in payments],
+            "points": [p.recovery_point.value for p in payments], "keys": [p.request_key for p in payments],
+            "accounts": [p.stripe_account for p in payments], "created": [p.created_at for p in payments],
+            "alloc_payments": [pid for pid, _ in allocations], "alloc_invoices": [a.invoice_id for _, a in allocations],
+            "alloc_amounts": [a.amount for _, a in allocations],
+        }  # fmt: skip
+        await self._fetchrow(_ADD, values)
 
     async def lock_request_key(self, key: str) -> None:
         await self._execute(_LOCK_KEY, key)
@@ -198,24 +254,36 @@ class AttemptRows(TenantRows):
         rows = await raw.fetch(_LOCK_INVOICES.sql, self.tenant_id, *_LOCK_INVOICES.args({"ids": list(invoice_ids)}))
         return _invoices(rows)
 
+    async def lock_for_settling(self, payment_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Payment]:
+        rows = await self._fetch(_LOCK_PAYMENTS.sql, *_LOCK_PAYMENTS.args({"ids": sorted(set(payment_ids))}))
+        return {r[0]: payment_of(r, _allocations(r["allocations"])) for r in rows}
+
     async def record_settlement(self, s: Settlement) -> None:
-        p = s.payment
-        assert all(e.tenant_id == self.tenant_id for e in s.events), "events belong to the unit of work's tenant"
-        postings = record_values(s.postings)
+        await self.record_settlements([s])
+
+    async def record_settlements(self, settlements: Sequence[Settlement]) -> None:
+        """Every settlement's writes in one statement. An invoice settled by several payments appears once,
+        as the last of them left it (each settlement saw the ones before it)."""
+        payments = [s.payment for s in settlements]
+        invoices = list({i.id: i for s in settlements for i in s.invoices}.values())
+        events = [e for s in settlements for e in s.events]
+        txs = [tx for s in settlements for tx in s.postings]
+        assert all(e.tenant_id == self.tenant_id for e in events), "events belong to the unit of work's tenant"
+        postings = record_values(txs)
         values = {
-            "payment_id": p.id, "status": p.status.value, "recovery_point": p.recovery_point.value,
-            "intent_id": p.stripe_payment_intent_id, "failure_code": p.failure_code, "decline_code": p.decline_code,
-            "failure_message": p.failure_message, "updated_at": p.updated_at,
-            "inv_ids": [i.id for i in s.invoices], "inv_paid": [i.amount_paid for i in s.invoices],
-            "inv_statuses": [i.status.value for i in s.invoices], "inv_updated": [i.updated_at for i in s.invoices],
-            "ob_ids": [e.id for e in s.events], "ob_types": [e.type for e in s.events],
-            "ob_subjects": [e.subject_id for e in s.events], "ob_payloads": [json.dumps(e.data) for e in s.events],
-            "ob_at": [e.occurred_at for e in s.events],
+            "pay_ids": [p.id for p in payments], "pay_statuses": [p.status.value for p in payments],
+            "pay_points": [p.recovery_point.value for p in payments],
+            "pay_intents": [p.stripe_payment_intent_id for p in payments],
+            "pay_failures": [p.failure_code for p in payments], "pay_declines": [p.decline_code for p in payments],
+            "pay_messages": [p.failure_message for p in payments], "pay_updated": [p.updated_at for p in payments],
+            "inv_ids": [i.id for i in invoices], "inv_paid": [i.amount_paid for i in invoices],
+            "inv_statuses": [i.status.value for i in invoices], "inv_updated": [i.updated_at for i in invoices],
+            "ob_ids": [e.id for e in events], "ob_types": [e.type for e in events],
+            "ob_subjects": [e.subject_id for e in events], "ob_payloads": [json.dumps(e.data) for e in events],
+            "ob_at": [e.occurred_at for e in events],
             **postings,
         }  # fmt: skip
         r = await self._fetchrow(_SETTLE, values)
-        if r["payments"] != 1:
-            raise RuntimeError(f"payment {p.id} is not there to settle")
-        await SqlLedger(self.conn, self.tenant_id).recorded(
-            s.postings, postings, r["ledger_recorded"], r["ledger_posted"]
-        )
+        if r["payments"] != len({p.id for p in payments}):
+            raise RuntimeError(f"{len(payments) - r['payments']} of these payments are not there to settle")
+        await SqlLedger(self.conn, self.tenant_id).recorded(txs, postings, r["ledger_recorded"], r["ledger_posted"])

@@ -70,19 +70,6 @@ class SqlPayments(AttemptRows):
         )
         return {r[0]: int(r[1]) for r in rows}
 
-    async def add(self, p: Payment) -> None:
-        """The attempt and its allocations in one statement (the allocations' foreign key is checked at its end)."""
-        await self._execute(
-            "WITH p AS (INSERT INTO payments (tenant_id, id, client_id, method_id, kind, currency, amount, surcharge, "
-            "status, recovery_point, request_key, stripe_account, created_at, updated_at) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)) "
-            "INSERT INTO payment_allocations (tenant_id, payment_id, invoice_id, amount) "
-            "SELECT $1, $2, u.invoice_id, u.amount FROM unnest($14::uuid[], $15::bigint[]) AS u(invoice_id, amount)",
-            p.id, p.client_id, p.method_id, p.kind.value, p.currency, p.amount, p.surcharge, p.status.value,
-            p.recovery_point.value, p.request_key, p.stripe_account, p.created_at,
-            [a.invoice_id for a in p.allocations], [a.amount for a in p.allocations],
-        )  # fmt: skip
-
     async def update(self, p: Payment, now: datetime) -> None:
         await self._execute(
             "UPDATE payments SET status = $3, recovery_point = $4, stripe_payment_intent_id = $5, failure_code = $6, "

@@ -35,7 +35,8 @@ from domain.payment_gateway import DisputeFacts, PaymentGateway
 from domain.payments import Payment, status_after_dispute
 from domain.ports import Clock
 from domain.refunds import Refund, remaining_per_invoice, split_off_unapplied
-from domain.usecases.payments import PaymentsUnitOfWork, settle
+from domain.usecases.payment_ports import PaymentsUnitOfWork
+from domain.usecases.payments import settle
 from domain.usecases.refunds import unapplied_available, with_refunds
 
 PAYMENT_DISPUTED = "payment.disputed"

@@ -20,7 +20,7 @@ from domain.ids import new_id
 from domain.payment_gateway import MethodsGateway, SetupOutcome
 from domain.payments import MethodKind, PaymentMethod, PaymentRefused
 from domain.ports import Clock
-from domain.usecases.payments import PaymentsUnitOfWork
+from domain.usecases.payment_ports import PaymentsUnitOfWork
 
 METHOD_SAVED = "payment_method.saved"
 METHOD_REMOVED = "payment_method.removed"

@@ -21,10 +21,9 @@ this is the hot path of autopay, and a round trip to PostgreSQL costs more than 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from domain import ledger
 from domain.auth import Principal, Scope
@@ -32,7 +31,6 @@ from domain.errors import FieldError, NotFound, ValidationFailed
 from domain.events import DomainEvent
 from domain.ids import new_id
 from domain.invoices import Invoice, status_for
-from domain.ledger import LedgerTransaction
 from domain.pagination import Page, PageRequest
 from domain.payment_gateway import ChargeOutcome, ChargeRequest, GatewayUnavailable, PaymentGateway
 from domain.payments import (
@@ -44,7 +42,8 @@ from domain.payments import (
     RecoveryPoint,
     check_allocations,
 )
-from domain.ports import Clock, ConnectionsUnitOfWork, Ledger
+from domain.ports import Clock
+from domain.usecases.payment_ports import AttemptFacts, PaymentsUnitOfWork, Settlement, UowFactory
 from domain.usecases.surcharges import decision_for, policy_from_json
 
 PAYMENT_SUCCEEDED = "payment.succeeded"
@@ -61,98 +60,6 @@ _EVENT_FOR = {
     PaymentStatus.PROCESSING: PAYMENT_PROCESSING,
     PaymentStatus.REQUIRES_ACTION: PAYMENT_REQUIRES_ACTION,
 }
-
-
-@dataclass
-class AttemptFacts:
-    """What recording an attempt reads, all at once, once its request key and invoices are locked."""
-
-    existing: Payment | None  # the attempt already recorded under the request key
-    stripe_account: str | None  # the tenant's connected account; None: Stripe is not connected
-    stripe_settings: dict[str, Any]  # the Stripe connection's settings (its surcharge policy)
-    method: PaymentMethod | None  # the method asked for (any client's: checked here), else the client's default
-    customer: str | None  # the client's Stripe customer on that account
-    invoices: dict[uuid.UUID, Invoice]  # the invoices asked for, locked (their lines are not read)
-    held: dict[uuid.UUID, int]  # what attempts in flight hold against them
-
-
-@dataclass
-class Settlement:
-    """What settling a payment changes, written at once: the payment, its invoices' paid amounts and statuses,
-    the outbox events, and the ledger transactions (each recorded once per key, as Ledger.record does)."""
-
-    payment: Payment
-    invoices: list[Invoice] = field(default_factory=list)
-    events: list[DomainEvent] = field(default_factory=list)
-    postings: list[LedgerTransaction] = field(default_factory=list)
-
-
-class PaymentStore(Protocol):
-    async def get(self, payment_id: uuid.UUID, *, for_update: bool = False) -> Payment | None: ...
-
-    async def by_request_key(self, key: str) -> Payment | None: ...
-
-    async def list_page(self, page: PageRequest, client_id: uuid.UUID | None = None) -> Page[Payment]: ...
-
-    async def held(self, invoice_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]: ...
-
-    async def open_attempt(self, request_key: str | None, request: PayRequest) -> AttemptFacts:
-        """Lock the request key (requests carrying it queue until the transaction ends) and the invoices asked
-        for (in id order), then read what recording the attempt needs."""
-
-    async def locked_for_settling(
-        self, payment_id: uuid.UUID, *, with_invoices: bool
-    ) -> tuple[Payment, dict[uuid.UUID, Invoice]] | None:
-        """The payment under its row lock, then (`with_invoices`) its invoices under theirs, in id order."""
-
-    async def lock_invoices(self, invoice_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Invoice]: ...
-
-    async def record_settlement(self, s: Settlement) -> None: ...
-
-    async def add(self, p: Payment) -> None: ...
-
-    async def update(self, p: Payment, now: datetime) -> None: ...
-
-    async def method(self, method_id: uuid.UUID) -> PaymentMethod | None: ...
-
-    async def default_method(self, client_id: uuid.UUID) -> PaymentMethod | None: ...
-
-    async def customer(self, client_id: uuid.UUID, account: str) -> str | None: ...
-
-    async def add_customer(self, client_id: uuid.UUID, account: str, customer: str, now: datetime) -> None: ...
-
-    async def add_method(self, m: PaymentMethod) -> PaymentMethod: ...
-
-    async def methods(self, client_id: uuid.UUID) -> list[PaymentMethod]: ...
-
-    async def expiring(self, year: int, month: int) -> list[PaymentMethod]: ...
-
-    async def make_default(self, m: PaymentMethod, now: datetime) -> None: ...
-
-    async def remove_method(self, m: PaymentMethod, now: datetime) -> None: ...
-
-    async def in_flight(self, method_id: uuid.UUID) -> bool: ...
-
-    async def lock_request_key(self, key: str) -> None:
-        """Serialise requests carrying this Idempotency-Key until the transaction ends."""
-
-    async def receive_event(
-        self, event_id: str, event_type: str, account: str | None, payload: dict[str, Any], now: datetime
-    ) -> uuid.UUID | None:
-        """Keep a Stripe event; None when this event id was received before."""
-
-    async def event_payload(self, row_id: uuid.UUID) -> dict[str, Any] | None: ...
-
-
-class PaymentsUnitOfWork(ConnectionsUnitOfWork, Protocol):
-    @property
-    def payments(self) -> PaymentStore: ...
-
-    @property
-    def ledger(self) -> Ledger: ...
-
-
-UowFactory = Callable[[], PaymentsUnitOfWork]
 
 
 class PaymentPending(Exception):
@@ -205,10 +112,21 @@ def _method_of(request: PayRequest, method: PaymentMethod | None) -> PaymentMeth
     return method
 
 
-async def _start(
+@dataclass
+class Attempt:
+    """An attempt on its way to Stripe: the payment, and the customer and method to charge."""
+
+    payment: Payment
+    customer: str
+    stripe_method: str
+    resumed: bool = False  # recorded by an earlier request: it may have reached Stripe already
+
+
+async def prepare_attempt(
     uow: PaymentsUnitOfWork, clock: Clock, request: PayRequest, request_key: str | None, facts: AttemptFacts
-) -> tuple[Payment, str, str]:
-    """Step 1: the attempt, committed, holding its amounts. Returns it with the customer and method ids."""
+) -> Attempt:
+    """Step 1's checks and the attempt they allow, not yet written. Raises PaymentRefused or ValidationFailed,
+    having written nothing."""
     account = facts.stripe_account
     if not account:
         raise PaymentRefused("Stripe is not connected: connect it before taking payments.")
@@ -226,9 +144,32 @@ async def _start(
         status=PaymentStatus.STARTED, recovery_point=RecoveryPoint.STARTED, request_key=request_key,
         stripe_account=account, created_at=now, updated_at=now,
     )  # fmt: skip
-    await uow.payments.add(payment)
-    await uow.commit()
-    return payment, facts.customer, method.stripe_payment_method_id
+    return Attempt(payment, facts.customer, method.stripe_payment_method_id)
+
+
+async def resume(uow: PaymentsUnitOfWork, existing: Payment) -> Attempt:
+    """An attempt recorded before and not finished (its request retried, or a crash): charged again with the
+    same idempotency key, after looking for what it may have created then."""
+    method = await uow.payments.method(existing.method_id) if existing.method_id else None
+    customer = await uow.payments.customer(existing.client_id, existing.stripe_account) or ""
+    return Attempt(existing, customer, method.stripe_payment_method_id if method else "", resumed=True)
+
+
+async def ask_stripe(gateway: PaymentGateway, attempt: Attempt) -> ChargeOutcome:
+    """Step 2: the PaymentIntent, created (or found) with the attempt's idempotency key. Raises PaymentPending
+    when Stripe cannot be reached: the attempt stays as it is, for the same request to resume."""
+    payment = attempt.payment
+    charge = ChargeRequest(
+        account=payment.stripe_account, customer=attempt.customer, payment_method=attempt.stripe_method,
+        amount=payment.amount, currency=payment.currency, idempotency_key=payment.stripe_idempotency_key(),
+        payment_id=str(payment.id), surcharge=payment.surcharge,
+    )  # fmt: skip
+    try:
+        # A resumed attempt may have reached Stripe long ago (its idempotency key lasts about a day): look first.
+        found = await gateway.find_intent(charge) if attempt.resumed else None
+        return found if found is not None else await gateway.charge(charge)
+    except GatewayUnavailable:
+        raise PaymentPending(payment) from None
 
 
 async def pay(
@@ -245,27 +186,16 @@ async def pay(
         # Requests with one key queue on its lock, so the second finds the first's attempt (never a second one).
         facts = await uow.payments.open_attempt(request_key, request)
         existing = facts.existing
-        if existing is None:
-            payment, customer, stripe_method = await _start(uow, clock, request, request_key, facts)
+        if existing is None:  # step 1: the attempt, committed, holding its amounts
+            attempt = await prepare_attempt(uow, clock, request, request_key, facts)
+            await uow.payments.add(attempt.payment)
+            await uow.commit()
+        elif existing.recovery_point is RecoveryPoint.FINISHED:
+            return existing  # a retry of a request that completed
         else:
-            if existing.recovery_point is RecoveryPoint.FINISHED:
-                return existing  # a retry of a request that completed
-            payment = existing
-            method = await uow.payments.method(existing.method_id) if existing.method_id else None
-            customer = await uow.payments.customer(existing.client_id, existing.stripe_account) or ""
-            stripe_method = method.stripe_payment_method_id if method else ""
-    charge = ChargeRequest(
-        account=payment.stripe_account, customer=customer, payment_method=stripe_method, amount=payment.amount,
-        currency=payment.currency, idempotency_key=payment.stripe_idempotency_key(), payment_id=str(payment.id),
-        surcharge=payment.surcharge,
-    )  # fmt: skip
-    try:
-        # A resumed attempt may have reached Stripe long ago (its idempotency key lasts about a day): look first.
-        found = await gateway.find_intent(charge) if existing is not None else None
-        outcome = found if found is not None else await gateway.charge(charge)
-    except GatewayUnavailable:
-        raise PaymentPending(payment) from None
-    return await record_outcome(uow_factory, clock, payment.id, outcome)
+            attempt = await resume(uow, existing)
+    outcome = await ask_stripe(gateway, attempt)
+    return await record_outcome(uow_factory, clock, attempt.payment.id, outcome)
 
 
 async def record_outcome(
@@ -292,10 +222,25 @@ async def settle(
     """Move `payment` (locked) to `outcome`; on success, pay its invoices. Idempotent, and never backwards:
     a late `processing` after `succeeded` changes nothing. `invoices`: the payment's invoices, already locked
     (after the payment); without them, a success locks them here."""
-    # Collected (succeeded, and whatever its dispute made of it since) or failed for good: nothing moves it back.
-    final = payment.status.collected or payment.status in (PaymentStatus.FAILED, PaymentStatus.CANCELED)
-    if final or (payment.status is outcome.status and payment.recovery_point is RecoveryPoint.FINISHED):
+    if not moves(payment, outcome):
         return
+    if outcome.status is PaymentStatus.SUCCEEDED and invoices is None:
+        invoices = await uow.payments.lock_invoices(sorted({a.invoice_id for a in payment.allocations}))
+    await uow.payments.record_settlement(settlement_of(uow.tenant_id, clock, payment, outcome, invoices or {}))
+
+
+def moves(payment: Payment, outcome: ChargeOutcome) -> bool:
+    """Whether `outcome` changes `payment`. Collected (succeeded, and whatever its dispute made of it since) or
+    failed for good: nothing moves it back; the same status again, once recorded, changes nothing."""
+    final = payment.status.collected or payment.status in (PaymentStatus.FAILED, PaymentStatus.CANCELED)
+    return not (final or (payment.status is outcome.status and payment.recovery_point is RecoveryPoint.FINISHED))
+
+
+def settlement_of(
+    tenant_id: uuid.UUID, clock: Clock, payment: Payment, outcome: ChargeOutcome, invoices: dict[uuid.UUID, Invoice]
+) -> Settlement:
+    """What moving `payment` to `outcome` writes (call when `moves`); a success pays `invoices` (the payment's,
+    locked), changing them in place, so a later settlement in the same transaction sees what this one left."""
     now = clock.now()
     payment.stripe_payment_intent_id = outcome.intent_id or payment.stripe_payment_intent_id
     payment.status = outcome.status
@@ -304,12 +249,10 @@ async def settle(
     payment.failure_message = outcome.message
     payment.updated_at = now
     kind = _EVENT_FOR.get(outcome.status, PAYMENT_FAILED)
-    settlement = Settlement(payment, events=[DomainEvent(kind, uow.tenant_id, payment.id, now, snapshot(payment))])
+    settlement = Settlement(payment, events=[DomainEvent(kind, tenant_id, payment.id, now, snapshot(payment))])
     if outcome.status is PaymentStatus.SUCCEEDED:
-        if invoices is None:
-            invoices = await uow.payments.lock_invoices(sorted({a.invoice_id for a in payment.allocations}))
-        _apply(uow.tenant_id, payment, invoices, outcome, now, settlement)
-    await uow.payments.record_settlement(settlement)
+        _apply(tenant_id, payment, invoices, outcome, now, settlement)
+    return settlement
 
 
 def _apply(

@@ -28,7 +28,7 @@ from domain.pagination import Page, PageRequest
 from domain.payment_gateway import PaymentGateway, PayoutFacts, PayoutTransaction
 from domain.ports import Clock
 from domain.usecases.disputes import DisputeStore
-from domain.usecases.payments import PaymentsUnitOfWork
+from domain.usecases.payment_ports import PaymentsUnitOfWork
 
 PAYOUT_PAID = "payout.paid"
 PAYOUT_FAILED = "payout.failed"

@@ -28,7 +28,8 @@ from domain.payment_gateway import GatewayUnavailable, PaymentGateway, RefundOut
 from domain.payments import Payment
 from domain.ports import Clock
 from domain.refunds import Refund, RefundKeyReused, RefundStatus, check_reason, plan_refund, split_off_unapplied
-from domain.usecases.payments import INVOICE_PAID, INVOICE_PAYMENT_APPLIED, PaymentsUnitOfWork, UowFactory
+from domain.usecases.payment_ports import PaymentsUnitOfWork, UowFactory
+from domain.usecases.payments import INVOICE_PAID, INVOICE_PAYMENT_APPLIED
 
 REFUND_EVENT = "refund.{}"  # refund.pending, refund.succeeded, refund.failed, refund.canceled
 INVOICE_PAYMENT_REVERSED = "invoice.payment_reversed"

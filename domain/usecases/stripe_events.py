@@ -15,7 +15,8 @@ from domain.events import DomainEvent
 from domain.payment_gateway import PaymentGateway
 from domain.ports import Clock
 from domain.usecases import disputes, payouts, refunds
-from domain.usecases.payments import PaymentsUnitOfWork, UowFactory, settle
+from domain.usecases.payment_ports import PaymentsUnitOfWork, UowFactory
+from domain.usecases.payments import settle
 
 STRIPE_EVENT_RECEIVED = "stripe.event_received"
 # The events whose object is a PaymentIntent we may have started.
