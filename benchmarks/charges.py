@@ -50,6 +50,7 @@ import os
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -63,9 +64,12 @@ from benchmarks.support.charges_report import POSTING_KINDS, TARGETS, check, pri
 from benchmarks.support.charges_sandbox import SECRET_KEY, sandbox_call, stripe_sandbox
 from benchmarks.support.charges_seed import Charge, Seeded, counts, seed
 from benchmarks.support.servers import ROOT, Served
+from domain.usecases.payment_runs import IN_FLIGHT
+from workers.payments import RUNS_AT_ONCE
 from workers.settings import MAX_JOBS, POLL_DELAY
 
 NAME = "charges"
+RUN_SIZE = 50  # autopay's runs: a tenant's due invoices, this many to a job
 QUICK = {"charges": 300}
 
 
@@ -73,6 +77,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--charges", type=int, default=10_000, help="invoices charged, by each side")
     p.add_argument("--tenants", type=int, default=10, help="tenants the charges are spread over")
+    p.add_argument(
+        "--run-size", type=int, default=RUN_SIZE, help="charges per run job (one tenant's each; default: %(default)s)"
+    )
     p.add_argument("--clients-per-tenant", type=int, default=100, help="clients (one saved card each) per tenant")
     p.add_argument(
         "--baseline-concurrency",
@@ -136,22 +143,40 @@ async def baseline(sandbox: Served, charges: list[Charge], concurrency: int, out
     )  # fmt: skip
 
 
-async def enqueue(settings: Any, charges: list[Charge]) -> float:
-    """One charge_invoice job per invoice, in the seeded order (tenants in turn); returns the seconds taken."""
+def runs_of(charges: list[Charge], size: int) -> list[tuple[str, list[dict[str, Any]]]]:
+    """The charges as autopay's runs: each tenant's in the seeded order, `size` to a run; the runs of the tenants
+    in turn, as the charges are."""
+    per_tenant: dict[uuid.UUID, list[Charge]] = {}
+    for c in charges:
+        per_tenant.setdefault(c.tenant_id, []).append(c)
+    chunks = [[cs[i : i + size] for i in range(0, len(cs), size)] for cs in per_tenant.values()]
+    runs = []
+    for turn in range(max((len(c) for c in chunks), default=0)):
+        for tenant_chunks in chunks:
+            if turn < len(tenant_chunks):
+                run = tenant_chunks[turn]
+                runs.append((str(run[0].tenant_id), [c.run_charge() for c in run]))
+    return runs
+
+
+async def enqueue(settings: Any, charges: list[Charge], run_size: int) -> tuple[float, int]:
+    """One charge_invoices job per run; returns the seconds taken and the number of runs."""
     started = time.perf_counter()
+    runs = runs_of(charges, run_size)
     redis = await connect(settings.redis_url)
     try:
-        for i in range(0, len(charges), 200):
-            batch = charges[i : i + 200]
+        for i in range(0, len(runs), 200):
+            batch = runs[i : i + 200]
             jobs = await asyncio.gather(*(
-                redis.enqueue_job(JOB, *c.job_args(), _job_id=f"charge-{c.invoice_id}", _queue_name=settings.queue_name)
-                for c in batch
+                redis.enqueue_job(JOB, tenant, run, _job_id=f"run-{run[0]['request_key']}",
+                                  _queue_name=settings.queue_name)
+                for tenant, run in batch
             ))  # fmt: skip
             if any(j is None for j in jobs):
-                raise SystemExit("a charge job was already queued: the queue is not this run's own")
+                raise SystemExit("a run job was already queued: the queue is not this run's own")
     finally:
         await redis.aclose()
-    return time.perf_counter() - started
+    return time.perf_counter() - started, len(runs)
 
 
 async def ours(settings: Any, sandbox: Served, charges: list[Charge], out_dir: Path, args: argparse.Namespace) -> Any:
@@ -195,9 +220,11 @@ async def measure(settings: Any, sandbox: Served, args: argparse.Namespace, out_
             b = baselines[conc] = side(await baseline(sandbox, seeded.charges, conc, out_dir), len(seeded.charges))
             print(f"    {b['charges_per_s']:,.1f} charges/s, p50 {b['p50_ms']} ms, p99 {b['p99_ms']} ms")
         s1 = await sandbox_call(sandbox, "GET", "/bench/stats")
-        enqueue_s = await enqueue(settings, seeded.charges)
+        enqueue_s, runs = await enqueue(settings, seeded.charges, args.run_size)
         print(
-            f"  ours: {len(seeded.charges):,} jobs enqueued in {enqueue_s:.1f} s; the worker runs them ...", flush=True
+            f"  ours: {len(seeded.charges):,} charges in {runs:,} run jobs enqueued in {enqueue_s:.1f} s; "
+            "the worker runs them ...",
+            flush=True,
         )
         us = side(await ours(settings, sandbox, seeded.charges, out_dir, args), len(seeded.charges))
         print(f"    {us['charges_per_s']:,.1f} charges/s, p50 {us['p50_ms']} ms, p99 {us['p99_ms']} ms")
@@ -259,8 +286,10 @@ def config(args: argparse.Namespace) -> dict[str, Any]:
         "charges": args.charges,
         "tenants": args.tenants,
         "clients_per_tenant": args.clients_per_tenant,
-        "worker": f"workers.settings.build_worker in its own process: max_jobs {MAX_JOBS}, poll_delay "
-        f"{POLL_DELAY} s, engine pool 20; burst, no relay, no cron, keep_result 60 s; job charge_invoice -> pay()",
+        "run_size": args.run_size,
+        "worker": f"workers.settings.build_worker in its own process on uvloop: max_jobs {MAX_JOBS}, poll_delay "
+        f"{POLL_DELAY} s, engine pool 20, {RUNS_AT_ONCE} runs at once x {IN_FLIGHT} Stripe calls each; burst, "
+        "no relay, no cron, keep_result 60 s; job charge_invoices -> payment_runs.pay_many()",
         "baseline": "its own process: stripe_client(...).v1.payment_intents.create_async, the gateway's params, "
         f"{args.baseline_concurrency} in flight (coroutine lanes over one list; one run each), no database",
         "sandbox": "sandbox.stripe_sandbox in one uvicorn process (uvloop, httptools), rate limiter off; shared",

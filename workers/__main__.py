@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from adapters.config import Settings
+from workers import event_loop
 from workers.settings import build_worker
 
 
@@ -14,6 +15,7 @@ def main() -> None:
     # must run on that same loop: Worker.run(), not asyncio.run(worker.main()) (a second loop, on which the
     # jobs were never run). handle_signals must be given at construction: arq installs its SIGTERM/SIGINT
     # handlers (cancel jobs in flight so they go back to the queue, then run on_shutdown) in __init__.
+    event_loop.install()
     worker = build_worker(Settings.from_env(), handle_signals=True)
     worker.run()
 

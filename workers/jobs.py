@@ -18,7 +18,7 @@ from domain.usecases.connections import CONNECTION_CONNECTED, keep_alive
 from domain.usecases.events import handle_event as handle_event_use_case
 from domain.usecases.stripe_events import STRIPE_EVENT_RECEIVED
 from workers.halosync import halopsa_connected, sync_requested
-from workers.payments import stripe_event_received
+from workers.payments import run_charges, stripe_event_received
 
 log = logging.getLogger("arbridge.jobs")
 MAX_RETRY_DELAY = 300.0
@@ -52,6 +52,17 @@ async def handle_event(ctx: dict[str, Any], tenant_id: str, event_id: str) -> li
         log.warning("event %s: %s: %s; retrying in %.0f s", event_id, type(exc).__name__, exc, delay)
         raise Retry(defer=delay) from exc
     return ran
+
+
+async def charge_invoices(ctx: dict[str, Any], tenant_id: str, charges: list[dict[str, Any]]) -> dict[str, int]:
+    """A run of off-session charges for one tenant: what autopay enqueues (workers/payments.py run_charges).
+    Re-running it resumes each charge by its request key and never charges twice, so any failure is retried."""
+    try:
+        return await run_charges(ctx, uuid.UUID(tenant_id), charges)
+    except Exception as exc:
+        delay = retry_delay(int(ctx.get("job_try", 1)))
+        log.warning("payment run for %s: %s: %s; retrying in %.0f s", tenant_id, type(exc).__name__, exc, delay)
+        raise Retry(defer=delay) from exc
 
 
 async def purge_idempotency_keys(ctx: dict[str, Any]) -> int:

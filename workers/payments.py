@@ -1,7 +1,9 @@
-"""Payment work in the worker: acting on Stripe's webhook events (the API only verified and kept them)."""
+"""Payment work in the worker: acting on Stripe's webhook events (the API only verified and kept them), and runs
+of off-session charges (autopay's unit of work)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Callable
@@ -9,9 +11,12 @@ from typing import Any
 
 from adapters.db.driver_uow import DriverUnitOfWork
 from adapters.stripe.gateway import StripeGateway
-from domain.usecases import stripe_events
+from domain.auth import Principal, Scope
+from domain.payments import Allocation, Payment, PayRequest
+from domain.usecases import payment_runs, stripe_events
 
 log = logging.getLogger("arbridge.payments")
+RUN_SCOPES = frozenset({Scope.PAYMENTS_WRITE.value})
 
 
 def payments_units_of_work(ctx: dict[str, Any], tenant_id: uuid.UUID) -> Callable[[], DriverUnitOfWork]:
@@ -30,3 +35,56 @@ async def stripe_event_received(ctx: dict[str, Any], tenant_id: uuid.UUID, data:
         payments_units_of_work(ctx, tenant_id), StripeGateway(client), ctx["clock"], uuid.UUID(data["inbox_id"])
     )
     log.info("stripe event %s for tenant %s: %s", data.get("stripe_event_id"), tenant_id, did)
+
+
+# Runs charging invoices at once in one worker; each asks Stripe for up to payment_runs.IN_FLIGHT charges at a
+# time, so a worker holds at most RUNS_AT_ONCE x IN_FLIGHT Stripe calls, however many run jobs it has claimed.
+RUNS_AT_ONCE = 3
+RUN_JOB_TIMEOUT = 1800  # a run waits its turn (RUNS_AT_ONCE) inside its job
+
+
+def run_items(charges: list[dict[str, Any]]) -> list[payment_runs.RunItem]:
+    """A run job's charges: {"client_id", "currency", "request_key", "invoices": [[invoice_id, amount], ...]},
+    each paid with the client's default method."""
+    return [
+        payment_runs.RunItem(
+            PayRequest(
+                uuid.UUID(c["client_id"]),
+                [Allocation(uuid.UUID(invoice_id), int(amount)) for invoice_id, amount in c["invoices"]],
+                str(c["currency"]),
+                None,
+            ),
+            str(c["request_key"]),
+        )
+        for c in charges
+    ]
+
+
+async def run_charges(ctx: dict[str, Any], tenant_id: uuid.UUID, charges: list[dict[str, Any]]) -> dict[str, int]:
+    """One run of off-session charges for one tenant, once one of the worker's run slots is free. Returns how
+    many payments ended in each status, and how many requests were refused or left pending."""
+    async with ctx["payment_runs"]:
+        answers = await charge_run(ctx, tenant_id, run_items(charges))
+    counts: dict[str, int] = {}
+    for answer in answers:
+        key = answer.status.value if isinstance(answer, Payment) else type(answer).__name__
+        counts[key] = counts.get(key, 0) + 1
+    log.info("payment run for tenant %s: %s", tenant_id, counts)
+    return counts
+
+
+async def charge_run(
+    ctx: dict[str, Any], tenant_id: uuid.UUID, items: list[payment_runs.RunItem]
+) -> list[payment_runs.Answer]:
+    """domain/usecases/payment_runs.py's pay_many on the worker's units of work and Stripe client."""
+    client = ctx["vendor_flows"].stripe
+    if client is None:
+        raise RuntimeError("Stripe is not configured here: no charges can be made")
+    principal = Principal(tenant_id, "autopay", RUN_SCOPES)
+    uows = payments_units_of_work(ctx, tenant_id)
+    return await payment_runs.pay_many(uows, StripeGateway(client), principal, ctx["clock"], items)
+
+
+def run_slots() -> asyncio.Semaphore:
+    """The worker's run slots (made at startup, shared by its jobs)."""
+    return asyncio.Semaphore(RUNS_AT_ONCE)

@@ -17,7 +17,8 @@ from adapters.queue.relay import run_relay
 from adapters.vendor_flows import build_vendor_flows
 from workers.claims import ClaimingWorker
 from workers.halosync import SYNC_JOB_TIMEOUT, schedule_halopsa_syncs
-from workers.jobs import handle_event, purge_idempotency_keys, refresh_idle_connections
+from workers.jobs import charge_invoices, handle_event, purge_idempotency_keys, refresh_idle_connections
+from workers.payments import RUN_JOB_TIMEOUT, run_slots
 
 # arq's defaults (10 jobs at a time, polling every 0.5 s) cap a worker near 20 jobs/s. Our jobs wait on
 # PostgreSQL and vendors' HTTP APIs, so one worker runs many at once and polls often.
@@ -32,6 +33,7 @@ async def _startup(ctx: dict[str, Any]) -> None:
     ctx["clock"] = SystemClock()
     ctx["ring"] = KeyRing(settings.encryption_keys)
     ctx["vendor_flows"] = build_vendor_flows(settings, ctx["clock"], ctx.get("vendor_transport"))
+    ctx["payment_runs"] = run_slots()
     if ctx.get("run_relay", True):
         listen_dsn = settings.app_database_url.replace("postgresql+asyncpg://", "postgresql://")
         ctx["relay"] = asyncio.create_task(run_relay(ctx["engine"], ctx["redis"], settings.queue_name, listen_dsn))
@@ -51,7 +53,11 @@ def build_worker(
     settings: Settings, *, burst: bool = False, run_relay_task: bool = True, **overrides: Any
 ) -> ClaimingWorker:
     options: dict[str, Any] = {
-        "functions": [handle_event, func(handle_event, name=HANDLE_LONG_EVENT, timeout=SYNC_JOB_TIMEOUT)],
+        "functions": [
+            handle_event,
+            func(handle_event, name=HANDLE_LONG_EVENT, timeout=SYNC_JOB_TIMEOUT),
+            func(charge_invoices, timeout=RUN_JOB_TIMEOUT),
+        ],
         "cron_jobs": [
             cron(purge_idempotency_keys, minute={0, 30}, run_at_startup=False),
             # Daily, off the hour: keeps idle connections' refresh tokens alive.

@@ -1,14 +1,15 @@
-"""Our side of benchmarks/charges.py: an arq job that pays one invoice, run by a real worker in its own process.
+"""Our side of benchmarks/charges.py: autopay's run jobs, run by a real worker in its own process.
 
     python -m benchmarks.support.charges_jobs OUT.json   # environment: env.app_env(settings) + STRIPE_*
 
-The worker is the production one (`workers.settings.build_worker`, workers/claims.py's ClaimingWorker): its
-startup (`app_engine` with a pool of 20, the clock, the key ring, the vendor flows whose `stripe` is the
-official SDK built from STRIPE_SECRET_KEY and STRIPE_API_URL, here the sandbox), and its tuning (MAX_JOBS 200
-at once, POLL_DELAY 0.05 s, QUEUE_READ_LIMIT 400). Only these differ, and why:
+The worker is the production one (`workers.settings.build_worker`, workers/claims.py's ClaimingWorker, on
+uvloop as `python -m workers` runs it): its startup (`app_engine` with a pool of 20, the clock, the key ring,
+the vendor flows whose `stripe` is the official SDK built from STRIPE_SECRET_KEY and STRIPE_API_URL, here the
+sandbox, the run slots), and its tuning (MAX_JOBS 200 at once, POLL_DELAY 0.05 s, QUEUE_READ_LIMIT 400, run
+slots RUNS_AT_ONCE x payment_runs.IN_FLIGHT Stripe calls). Only these differ, and why:
 
-- `functions`: the worker knows `handle_event` only, and no outbox event type charges an invoice (autopay
-  does not exist yet), so the job is `charge_invoice` below: what an autopay job would do for one invoice;
+- `functions`: `charge_invoices` below, the production job's work (workers.jobs.charge_invoices, which autopay
+  will enqueue) with each charge timed;
 - `burst=True`: the worker stops once the queue is empty (the benchmark enqueues every job first);
 - `run_relay_task=False` and no cron jobs: the outbox rows each charge writes (payment.succeeded,
   invoice.payment_applied, invoice.paid) are written in the charge's transaction, as always, but not relayed
@@ -18,17 +19,18 @@ at once, POLL_DELAY 0.05 s, QUEUE_READ_LIMIT 400). Only these differ, and why:
 - `on_shutdown`: the CPU times are read before the worker's own shutdown closes the engine (and with it the
   PostgreSQL backends whose CPU time is counted).
 
-`charge_invoice` calls `domain.usecases.payments.pay` with the client's default (saved) card and an
-idempotency key per invoice, as the REST endpoint does, on the worker's payments units of work
-(workers/payments.py): the attempt recorded, the PaymentIntent created and confirmed off-session on the
-tenant's connected account, the outcome recorded, the invoice paid, and the ledger posted (payment_succeeded,
-processing_fee). Each job's own time (not its wait in the queue) is kept (benchmarks/support/charges_timing.py;
-BENCH_SANDBOX_PID names the sandbox server and BENCH_DATABASE the database, whose servers' CPU times are read
-too); when the worker stops, OUT.json gets the window from the first job's start to the last one's end, the
-latencies, the outcomes, the CPU times, and arq's own counters. With BENCH_PROFILE=PATH the worker runs under
-cProfile and its stats go to PATH (`python -m pstats PATH`); its figures are then slowed by profiling.
-With BENCH_SAMPLE=PATH py-spy samples the worker's on-CPU stacks instead (to PATH, and a summary by package,
-leaf and our functions to PATH.summary.txt): far less distortion than cProfile, but py-spy's own CPU competes.
+Each job is one run (domain/usecases/payment_runs.py) of one tenant's charges, each paying an invoice with the
+client's default (saved) card under an idempotency key per invoice: the attempts recorded, the PaymentIntents
+created and confirmed off-session on the tenant's connected account, the outcomes recorded, the invoices paid,
+and the ledger posted (payment_succeeded, processing_fee). Each charge's time runs from its run's start (once
+the run has a slot: its wait in the queue and for a slot is not counted) to the run's end; BENCH_SANDBOX_PID
+names the sandbox server and BENCH_DATABASE the database, whose servers' CPU times are read too
+(benchmarks/support/charges_timing.py). When the worker stops, OUT.json gets the window from the first run's
+start to the last one's end, the latencies, the outcomes, the CPU times, and arq's own counters. With
+BENCH_PROFILE=PATH the worker runs under cProfile and its stats go to PATH (`python -m pstats PATH`); its
+figures are then slowed by profiling. With BENCH_SAMPLE=PATH py-spy samples the worker's on-CPU stacks instead
+(to PATH, and a summary by package, leaf and our functions to PATH.summary.txt): far less distortion than
+cProfile, but py-spy's own CPU competes.
 """
 
 from __future__ import annotations
@@ -42,18 +44,17 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from arq import func
+
 from adapters.config import Settings
-from adapters.stripe.gateway import StripeGateway
 from benchmarks.support.charges_timing import Timings
 from benchmarks.support.profile import py_spy, summarise
-from domain.auth import Principal, Scope
-from domain.payments import Allocation, PayRequest
-from domain.usecases.payments import pay
-from workers.payments import payments_units_of_work
+from domain.payments import Payment
+from workers import event_loop
+from workers.payments import RUN_JOB_TIMEOUT, charge_run, run_items
 from workers.settings import MAX_JOBS, POLL_DELAY, QUEUE_READ_LIMIT, _shutdown, build_worker
 
-JOB = "charge_invoice"
-PRINCIPAL_SCOPES = frozenset({Scope.PAYMENTS_WRITE.value})
+JOB = "charge_invoices"
 
 
 TIMINGS = Timings(
@@ -61,26 +62,24 @@ TIMINGS = Timings(
 )
 
 
-async def charge_invoice(ctx: dict[str, Any], tenant_id: str, client_id: str, invoice_id: str, amount: int) -> str:
-    """Pay one invoice in full with the client's default card, off-session, as autopay would."""
-    started = TIMINGS.started()
-    tenant = uuid.UUID(tenant_id)
-    request = PayRequest(uuid.UUID(client_id), [Allocation(uuid.UUID(invoice_id), amount)], "USD", None)
-    try:
-        payment = await pay(
-            payments_units_of_work(ctx, tenant),
-            StripeGateway(ctx["vendor_flows"].stripe),
-            Principal(tenant, "autopay", PRINCIPAL_SCOPES),
-            ctx["clock"],
-            request,
-            f"autopay-{invoice_id}",
-        )
-        outcome = payment.status.value
-    except Exception as exc:  # counted and reported: a benchmark with failures is not valid
-        TIMINGS.ended(started, f"error {type(exc).__name__}", exc)
-        return f"error {type(exc).__name__}"
-    TIMINGS.ended(started, outcome)
-    return outcome
+async def charge_invoices(ctx: dict[str, Any], tenant_id: str, charges: list[dict[str, Any]]) -> str:
+    """workers.jobs.charge_invoices' work (workers/payments.py run_charges), with each charge timed from its run's
+    start, once the run has a slot, to the run's end (its settlement committed): a charge is done only then."""
+    items = run_items(charges)
+    async with ctx["payment_runs"]:
+        started = TIMINGS.started()
+        try:
+            answers = await charge_run(ctx, uuid.UUID(tenant_id), items)
+        except Exception as exc:  # counted and reported: a benchmark with failures is not valid
+            for _ in items:
+                TIMINGS.ended(started, f"error {type(exc).__name__}", exc)
+            return f"error {type(exc).__name__}"
+    for answer in answers:
+        if isinstance(answer, Payment):
+            TIMINGS.ended(started, answer.status.value)
+        else:
+            TIMINGS.ended(started, f"error {type(answer).__name__}", answer)
+    return "done"
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
@@ -116,11 +115,12 @@ def stop_sampling(spy: subprocess.Popen[bytes] | None, path: str | None) -> None
 
 def main(argv: list[str]) -> int:
     out = argv[0]
+    event_loop.install()  # as `python -m workers` does
     worker = build_worker(
         Settings.from_env(),
         burst=True,
         run_relay_task=False,
-        functions=[charge_invoice],
+        functions=[func(charge_invoices, timeout=RUN_JOB_TIMEOUT)],
         cron_jobs=[],
         keep_result=60,
         on_shutdown=shutdown,

@@ -61,8 +61,12 @@ class Charge:
     customer: str  # the client's Stripe customer on it
     payment_method: str  # the client's saved card
 
-    def job_args(self) -> tuple[str, str, str, int]:
-        return str(self.tenant_id), str(self.client_id), str(self.invoice_id), self.amount
+    def run_charge(self) -> dict[str, Any]:
+        """This charge in a run job (workers/payments.py run_items): the invoice in full, autopay's key."""
+        return {
+            "client_id": str(self.client_id), "currency": "USD", "request_key": f"autopay-{self.invoice_id}",
+            "invoices": [[str(self.invoice_id), self.amount]],
+        }  # fmt: skip
 
     def baseline_args(self) -> list[Any]:
         return [self.account, self.customer, self.payment_method, self.amount]
