@@ -71,7 +71,16 @@ async def pay_many(
             except PaymentPending as pending:
                 return pending
 
-    outcomes = await asyncio.gather(*(ask(a) for _, a in attempts))
+    asking = [asyncio.create_task(ask(a)) for _, a in attempts]
+    try:
+        outcomes = await asyncio.gather(*asking)
+    except BaseException:
+        # Something unforeseen (or the job's own cancellation): stop the other calls and let the run end as a
+        # crash would. Its attempts are committed: the run, re-run, resumes each by its key.
+        for task in asking:
+            task.cancel()
+        await asyncio.gather(*asking, return_exceptions=True)
+        raise
     settled = []
     for (index, attempt), outcome in zip(attempts, outcomes, strict=True):
         if isinstance(outcome, ChargeOutcome):
