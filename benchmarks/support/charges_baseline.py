@@ -10,7 +10,7 @@ account (Stripe-Account), the same metadata keys, the balance transaction expand
 Idempotency-Key of its own. `concurrency` lanes (coroutines) take the charges in turn from one shared list,
 so at most that many calls are in flight, as the worker holds at most MAX_JOBS jobs; no task waits for a turn
 (as no job is started before a slot is free), so the harness adds next to nothing. No database, no queue, no
-bookkeeping: what is left is the cost of asking Stripe.
+bookkeeping: what is left is the cost of asking Stripe. It runs on uvloop, as our worker does.
 
 Timing is as for our jobs (benchmarks/support/charges_timing.py): each call's own time, and the window from the
 first call's start to the last one's end; OUT.json gets the same fields as benchmarks/support/charges_jobs.py.
@@ -29,6 +29,7 @@ import stripe
 from adapters.stripe.client import stripe_client
 from adapters.vendor_config import StripeSettings
 from benchmarks.support.charges_timing import Timings
+from workers import event_loop
 
 
 def intent_params(customer: str, payment_method: str, amount: int) -> dict[str, Any]:
@@ -73,7 +74,11 @@ async def run(spec: dict[str, Any]) -> Timings:
 
 def main(argv: list[str]) -> int:
     spec = json.load(sys.stdin)
-    timings = asyncio.run(run(spec))
+    loop = event_loop.install()  # the worker's event loop (workers/event_loop.py): the same on both sides
+    try:
+        timings = loop.run_until_complete(run(spec))
+    finally:
+        loop.close()
     with open(argv[0], "w") as f:
         json.dump(timings.summary(), f)
     return 0
