@@ -70,7 +70,7 @@ from benchmarks.support.charges_sandbox import SECRET_KEY, sandbox_call, stripe_
 from benchmarks.support.charges_seed import Charge, Seeded, counts, seed
 from benchmarks.support.servers import ROOT, Served
 from domain.usecases.payment_runs import IN_FLIGHT
-from workers.payments import RUNS_AT_ONCE
+from workers.payments import RUNS_AT_ONCE, run_job_id
 from workers.settings import MAX_JOBS, POLL_DELAY
 
 NAME = "charges"
@@ -173,7 +173,7 @@ async def enqueue(settings: Any, charges: list[Charge], run_size: int) -> tuple[
         for i in range(0, len(runs), 200):
             batch = runs[i : i + 200]
             jobs = await asyncio.gather(*(
-                redis.enqueue_job(JOB, tenant, run, _job_id=f"run-{run[0]['request_key']}",
+                redis.enqueue_job(JOB, tenant, run, _job_id=run_job_id(run[0]["request_key"]),
                                   _queue_name=settings.queue_name)
                 for tenant, run in batch
             ))  # fmt: skip

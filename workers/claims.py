@@ -7,6 +7,13 @@ for in one Lua script (atomic in Redis, as WATCH/MULTI is): a job is claimed whe
 in-progress key), it is still queued, and it is due; its in-progress key is then set with arq's own timeout.
 Everything after the claim (running, retrying, finishing, results) is arq's.
 
+Lanes: a job whose id starts with a lane's prefix (`lanes={"payment-run:": 3}`) runs only while fewer than the
+lane's limit of them are running here; the others are left in the queue, unclaimed, for a later poll. Long jobs
+of one kind (autopay's runs) thus never fill the worker's max_jobs slots while they wait their turn: the slots
+stay free for every other job (the outbox's events, webhooks). A poll reads at most queue_read_limit due jobs,
+so a queue holding more of a lane's jobs than that, due before the others, still delays the others until the
+lane drains below it.
+
 `close` is arq's too, with one difference: arq's gathers the jobs it has just cancelled and re-raises a
 cancellation, so a job cancelled while recording its result made stopping the worker fail half-way (the
 engine and the Redis pool left open). Here a cancelled job is what stopping means, not an error.
@@ -15,6 +22,7 @@ engine and the Redis pool left open). Here a cancelled job is what stopping mean
 from __future__ import annotations
 
 import asyncio
+import functools
 import signal
 from typing import Any
 
@@ -42,14 +50,36 @@ return claimed
 
 
 class ClaimingWorker(Worker):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, lanes: dict[str, int] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._claim: Any = None
+        self.lanes = dict(lanes or {})  # job id prefix -> how many such jobs may run here at once
+        self.lane_running = dict.fromkeys(self.lanes, 0)
+
+    def lane_of(self, job_id: str) -> str | None:
+        return next((prefix for prefix in self.lanes if job_id.startswith(prefix)), None)
+
+    def _admitted(self, job_ids: list[str]) -> list[str]:
+        """The ids this poll may claim, in order: a lane's beyond its free room stay queued for a later poll."""
+        room = {prefix: limit - self.lane_running[prefix] for prefix, limit in self.lanes.items()}
+        admitted = []
+        for job_id in job_ids:
+            lane = self.lane_of(job_id)
+            if lane is not None:
+                if room[lane] <= 0:
+                    continue
+                room[lane] -= 1
+            admitted.append(job_id)
+        return admitted
+
+    def _lane_done(self, lane: str, _task: object) -> None:
+        self.lane_running[lane] -= 1
 
     async def start_jobs(self, job_ids: list[bytes]) -> None:
-        """For the job ids read from the queue, in order: take a slot (waiting for one while max_jobs run, as
-        arq does), then every other free slot without waiting; claim that many jobs at once; start them."""
-        pending = [j.decode() for j in job_ids]
+        """For the job ids read from the queue, in order (those of a full lane left queued): take a slot (waiting
+        for one while max_jobs run, as arq does), then every other free slot without waiting; claim that many
+        jobs at once; start them."""
+        pending = self._admitted([j.decode() for j in job_ids])
         while pending:
             await self.sem.acquire()
             room = self.max_jobs - self.job_counter
@@ -75,6 +105,9 @@ class ClaimingWorker(Worker):
             for job_id, score in claimed:
                 t = self.loop.create_task(self.run_job(job_id, score))
                 t.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
+                if (lane := self.lane_of(job_id)) is not None:
+                    self.lane_running[lane] += 1
+                    t.add_done_callback(functools.partial(self._lane_done, lane))
                 self.tasks[job_id] = t
 
     async def close(self) -> None:

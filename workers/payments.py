@@ -38,9 +38,18 @@ async def stripe_event_received(ctx: dict[str, Any], tenant_id: uuid.UUID, data:
 
 
 # Runs charging invoices at once in one worker; each asks Stripe for up to payment_runs.IN_FLIGHT charges at a
-# time, so a worker holds at most RUNS_AT_ONCE x IN_FLIGHT Stripe calls, however many run jobs it has claimed.
+# time, so a worker holds at most RUNS_AT_ONCE x IN_FLIGHT Stripe calls. Run jobs enqueued under run_job_id
+# are claimed no more than RUNS_AT_ONCE at a time (the worker's lane, workers/claims.py), so waiting runs never
+# take the job slots other jobs need; a run job enqueued under another id waits for a run slot inside its job.
 RUNS_AT_ONCE = 3
-RUN_JOB_TIMEOUT = 1800  # a run waits its turn (RUNS_AT_ONCE) inside its job
+RUN_JOB_PREFIX = "payment-run:"
+RUN_JOB_TIMEOUT = 1800
+
+
+def run_job_id(first_request_key: str) -> str:
+    """The arq job id of a charge_invoices run, from its first charge's request key (a re-enqueued run is the
+    same job, which arq keeps from running twice)."""
+    return RUN_JOB_PREFIX + first_request_key
 
 
 def run_items(charges: list[dict[str, Any]]) -> list[payment_runs.RunItem]:

@@ -18,7 +18,7 @@ from adapters.vendor_flows import build_vendor_flows
 from workers.claims import ClaimingWorker
 from workers.halosync import SYNC_JOB_TIMEOUT, schedule_halopsa_syncs
 from workers.jobs import charge_invoices, handle_event, purge_idempotency_keys, refresh_idle_connections
-from workers.payments import RUN_JOB_TIMEOUT, run_slots
+from workers.payments import RUN_JOB_PREFIX, RUN_JOB_TIMEOUT, RUNS_AT_ONCE, run_slots
 
 # arq's defaults (10 jobs at a time, polling every 0.5 s) cap a worker near 20 jobs/s. Our jobs wait on
 # PostgreSQL and vendors' HTTP APIs, so one worker runs many at once and polls often.
@@ -78,6 +78,7 @@ def build_worker(
         "keep_result": 24 * 3600,  # the job-id dedup window for relayed events
         "burst": burst,
         "handle_signals": False,
+        "lanes": {RUN_JOB_PREFIX: RUNS_AT_ONCE},
     }
     options.update(overrides)
     return ClaimingWorker(**options)

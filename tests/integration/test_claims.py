@@ -101,3 +101,39 @@ async def test_a_claim_that_fails_gives_its_slots_back(queue: Queue) -> None:
     else:
         raise AssertionError("the claim's error must reach the poll loop")
     assert worker.job_counter == 0 and worker.sem._value == free  # every slot free again
+
+
+LANE: list[int] = [0, 0]  # lane jobs running now, most at once
+
+
+async def long_run(ctx: dict[str, Any], name: str) -> str:
+    LANE[0] += 1
+    LANE[1] = max(LANE)
+    await asyncio.sleep(0.05)
+    LANE[0] -= 1
+    RAN.append(name)
+    return name
+
+
+async def test_a_lanes_jobs_never_run_more_than_its_limit_and_leave_the_other_slots_free(queue: Queue) -> None:
+    """Ten long jobs of a lane limited to 2, queued before five others: never more than 2 of them run at once,
+    and the others are not kept waiting behind them (each poll claims them past the lane's queued jobs)."""
+    RAN.clear()
+    LANE[:] = [0, 0]
+    lane_ids = [f"lane:{queue.name}-{i}" for i in range(10)]
+    other_ids = [f"claims-{queue.name}-other-{i}" for i in range(5)]
+    for i, job_id in enumerate(lane_ids):
+        assert await queue.redis.enqueue_job("long_run", f"run-{i}", _job_id=job_id, _queue_name=queue.name)
+    for i, job_id in enumerate(other_ids):
+        assert await queue.redis.enqueue_job("note", f"other-{i}", _job_id=job_id, _queue_name=queue.name)
+    try:
+        worker = await run_burst_worker(
+            queue, functions=[note, long_run], max_jobs=20, poll_delay=0.01, lanes={"lane:": 2}
+        )
+        assert worker.jobs_complete == 15 and worker.jobs_failed == worker.jobs_retried == 0
+        assert LANE[1] == 2  # the lane filled, never beyond
+        # The other jobs ran while the lane's first jobs were still running, not after all ten.
+        assert max(RAN.index(f"other-{i}") for i in range(5)) < RAN.index("run-2")
+        assert worker.lane_running == {"lane:": 0}
+    finally:
+        await _forget(queue, lane_ids + other_ids)
