@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from arq import func
 from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix, retry_key_prefix
+from arq.worker import Function
 
 from tests.integration import outbox_support
 from tests.integration.outbox_support import WAIT, Queue, run_burst_worker
@@ -18,13 +20,21 @@ RAN: list[str] = []
 RUNNING: list[int] = [0, 0]  # now, most at once
 
 
-async def note(ctx: dict[str, Any], name: str) -> str:
-    RUNNING[0] += 1
-    RUNNING[1] = max(RUNNING)
-    await asyncio.sleep(0.01)
-    RUNNING[0] -= 1
-    RAN.append(name)
-    return name
+def _counted(name: str, running: list[int], seconds: float) -> Function:
+    """A job `name` that takes `seconds`, counting in `running` how many of it run now and at most."""
+
+    async def job(ctx: dict[str, Any], label: str) -> str:
+        running[0] += 1
+        running[1] = max(running)
+        await asyncio.sleep(seconds)
+        running[0] -= 1
+        RAN.append(label)
+        return label
+
+    return func(job, name=name)
+
+
+note = _counted("note", RUNNING, 0.01)
 
 
 async def _forget(queue: Queue, ids: list[str]) -> None:
@@ -104,15 +114,7 @@ async def test_a_claim_that_fails_gives_its_slots_back(queue: Queue) -> None:
 
 
 LANE: list[int] = [0, 0]  # lane jobs running now, most at once
-
-
-async def long_run(ctx: dict[str, Any], name: str) -> str:
-    LANE[0] += 1
-    LANE[1] = max(LANE)
-    await asyncio.sleep(0.05)
-    LANE[0] -= 1
-    RAN.append(name)
-    return name
+long_run = _counted("long_run", LANE, 0.05)
 
 
 async def test_a_lanes_jobs_never_run_more_than_its_limit_and_leave_the_other_slots_free(queue: Queue) -> None:
