@@ -18,7 +18,7 @@ from domain.usecases.connections import CONNECTION_CONNECTED, keep_alive
 from domain.usecases.events import handle_event as handle_event_use_case
 from domain.usecases.stripe_events import STRIPE_EVENT_RECEIVED
 from workers.halosync import halopsa_connected, sync_requested
-from workers.payments import run_charges, stripe_event_received
+from workers.payments import run_charges, run_items, stripe_event_received
 
 log = logging.getLogger("arbridge.jobs")
 MAX_RETRY_DELAY = 300.0
@@ -56,9 +56,11 @@ async def handle_event(ctx: dict[str, Any], tenant_id: str, event_id: str) -> li
 
 async def charge_invoices(ctx: dict[str, Any], tenant_id: str, charges: list[dict[str, Any]]) -> dict[str, int]:
     """A run of off-session charges for one tenant: what autopay enqueues (workers/payments.py run_charges).
-    Re-running it resumes each charge by its request key and never charges twice, so any failure is retried."""
+    Re-running it resumes each charge by its request key and never charges twice, so any failure is retried,
+    except a malformed run (bad ids, repeated keys): it fails for good at once, since no retry can fix it."""
+    tenant, items = uuid.UUID(tenant_id), run_items(charges)
     try:
-        return await run_charges(ctx, uuid.UUID(tenant_id), charges)
+        return await run_charges(ctx, tenant, items)
     except Exception as exc:
         delay = retry_delay(int(ctx.get("job_try", 1)))
         log.warning("payment run for %s: %s: %s; retrying in %.0f s", tenant_id, type(exc).__name__, exc, delay)

@@ -54,8 +54,8 @@ def run_job_id(first_request_key: str) -> str:
 
 def run_items(charges: list[dict[str, Any]]) -> list[payment_runs.RunItem]:
     """A run job's charges: {"client_id", "currency", "request_key", "invoices": [[invoice_id, amount], ...]},
-    each paid with the client's default method."""
-    return [
+    each paid with the client's default method. Raises ValueError (or KeyError) for a malformed run."""
+    items = [
         payment_runs.RunItem(
             PayRequest(
                 uuid.UUID(c["client_id"]),
@@ -67,13 +67,16 @@ def run_items(charges: list[dict[str, Any]]) -> list[payment_runs.RunItem]:
         )
         for c in charges
     ]
+    if len({i.request_key for i in items}) != len(items):
+        raise ValueError("a run's request keys must be unique")
+    return items
 
 
-async def run_charges(ctx: dict[str, Any], tenant_id: uuid.UUID, charges: list[dict[str, Any]]) -> dict[str, int]:
+async def run_charges(ctx: dict[str, Any], tenant_id: uuid.UUID, items: list[payment_runs.RunItem]) -> dict[str, int]:
     """One run of off-session charges for one tenant, once one of the worker's run slots is free. Returns how
     many payments ended in each status, and how many requests were refused or left pending."""
     async with ctx["payment_runs"]:
-        answers = await charge_run(ctx, tenant_id, run_items(charges))
+        answers = await charge_run(ctx, tenant_id, items)
     counts: dict[str, int] = {}
     for answer in answers:
         key = answer.status.value if isinstance(answer, Payment) else type(answer).__name__

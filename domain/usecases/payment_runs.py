@@ -62,10 +62,10 @@ async def pay_many(
         raise ValueError("a run's request keys must be unique")
     answers: list[Answer | None] = [None] * len(items)
     attempts = await _open(uow_factory, clock, items, answers)
-    lanes = asyncio.Semaphore(in_flight)
+    calls = asyncio.Semaphore(in_flight)
 
     async def ask(attempt: Attempt) -> ChargeOutcome | Exception:
-        async with lanes:
+        async with calls:
             try:
                 return await ask_stripe(gateway, attempt)
             except PaymentPending as pending:

@@ -208,3 +208,20 @@ async def test_the_workers_charge_invoices_job_runs_a_run_and_reports_it(
         await queue.redis.delete(f"arq:result:{job.job_id}")
     assert (await s.invoice(paid.id)).status is InvoiceStatus.PAID
     assert (await s.invoice(voided.id)).amount_paid == 0
+
+
+async def test_a_malformed_run_job_fails_at_once_without_retrying(
+    engine: AsyncEngine, stripe_sandbox: StripeState, queue: Queue, vendors: SandboxRouter
+) -> None:
+    s = await shop(engine, "Malformed Run MSP", stripe_sandbox)
+    repeated = {"client_id": str(uuid.uuid4()), "currency": "USD", "request_key": "k", "invoices": []}
+    job = await queue.redis.enqueue_job(
+        "charge_invoices", str(s.tenant_id), [repeated, repeated], _queue_name=queue.name
+    )
+    assert job is not None
+    ctx = {"settings": app_settings(queue.settings, stripe_sandbox), "run_relay": False, "vendor_transport": vendors}
+    try:
+        worker = await run_burst_worker(queue, ctx=ctx)
+        assert (worker.jobs_failed, worker.jobs_retried) == (1, 0)
+    finally:
+        await queue.redis.delete(f"arq:result:{job.job_id}")
