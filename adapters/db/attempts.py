@@ -77,9 +77,11 @@ CROSS JOIN LATERAL (
 _LOCK_KEY = "SELECT pg_advisory_xact_lock(hashtextextended($1::uuid::text || ':payment:' || $2, 0))"
 
 
-# The arguments come in through `arg`, a subquery the planner keeps apart (OFFSET 0): were they plain parameters,
-# every custom plan would fold them in (one invoice, no method id) and look cheaper than the generic plan, and
-# PostgreSQL would plan this statement of a dozen subqueries afresh on every execution.
+# One row per request asked about (a payment's one, or a run's many), in their order. The arguments come in
+# through `arg`, a subquery the planner keeps apart (OFFSET 0): were they plain parameters, every custom plan
+# would fold them in (one invoice, no method id) and look cheaper than the generic plan, and PostgreSQL would
+# plan this statement of a dozen subqueries afresh on every execution. A request's invoices travel flattened,
+# each with its request's number (`inv_requests`): PostgreSQL's arrays cannot hold lists of unequal length.
 _OPEN = Statement(f"""
 SELECT
     (SELECT row({PAYMENT_COLUMNS}) FROM payments WHERE tenant_id = $tenant AND request_key = arg.key) AS existing,
@@ -105,11 +107,16 @@ SELECT
           WHERE a.tenant_id = $tenant AND a.invoice_id = ANY(arg.invoice_ids)
             AND p.status IN ('started', 'processing')
           GROUP BY a.invoice_id) AS held
-FROM (SELECT $key::text AS key, $method_id::uuid AS method_id, $client_id::uuid AS client_id,
-             $invoice_ids::uuid[] AS invoice_ids OFFSET 0) AS arg
+FROM (SELECT r.n, r.key, r.method_id, r.client_id,
+             ARRAY(SELECT x.id FROM unnest($inv_requests::int[], $inv_ids::uuid[]) AS x(n, id)
+                   WHERE x.n = r.n ORDER BY x.id) AS invoice_ids
+      FROM unnest($keys::text[], $method_ids::uuid[], $client_ids::uuid[]) WITH ORDINALITY
+           AS r(key, method_id, client_id, n)
+      OFFSET 0) AS arg
 LEFT JOIN LATERAL (
     SELECT external_id, settings FROM connections WHERE tenant_id = $tenant AND provider = 'stripe' LIMIT 1
 ) c ON true
+ORDER BY arg.n
 """)
 
 # The payment locked first; the subqueries refer to it, so they run (and lock the invoices) after it.
@@ -193,6 +200,19 @@ def _allocations(rows: Sequence[Any]) -> list[Allocation]:
     return [Allocation(invoice_id, amount) for invoice_id, amount in rows]
 
 
+def _facts(r: Any) -> AttemptFacts:
+    existing = payment_of(r["existing"], _allocations(r["existing_allocations"])) if r["existing"] else None
+    return AttemptFacts(
+        existing=existing,
+        stripe_account=r["stripe_account"],
+        stripe_settings=json.loads(r["stripe_settings"]) if r["stripe_settings"] else {},
+        method=method_of(r["method"]) if r["method"] else None,
+        customer=r["customer"],
+        invoices=_invoices(r["invoices"]),
+        held={invoice_id: held for invoice_id, held in r["held"]},
+    )
+
+
 def _invoices(rows: Sequence[Any]) -> dict[uuid.UUID, Invoice]:
     found = (_to_invoice(r, []) for r in rows)  # lines are not read: nothing on this path needs them
     return {i.id: i for i in found}
@@ -207,19 +227,18 @@ class AttemptRows(TenantRows):
         await self._fetchrow(_LOCK, {"keys": list(request_keys), "invoice_ids": sorted(set(invoice_ids))})
 
     async def read_attempt(self, request_key: str | None, request: PayRequest) -> AttemptFacts:
-        values = {"key": request_key, "method_id": request.method_id, "client_id": request.client_id,
-                  "invoice_ids": sorted({a.invoice_id for a in request.allocations})}  # fmt: skip
-        r = await self._fetchrow(_OPEN, values)
-        existing = payment_of(r["existing"], _allocations(r["existing_allocations"])) if r["existing"] else None
-        return AttemptFacts(
-            existing=existing,
-            stripe_account=r["stripe_account"],
-            stripe_settings=json.loads(r["stripe_settings"]) if r["stripe_settings"] else {},
-            method=method_of(r["method"]) if r["method"] else None,
-            customer=r["customer"],
-            invoices=_invoices(r["invoices"]),
-            held={invoice_id: held for invoice_id, held in r["held"]},
-        )
+        [facts] = await self.read_attempts([(request_key, request)])
+        return facts
+
+    async def read_attempts(self, requests: Sequence[tuple[str | None, PayRequest]]) -> list[AttemptFacts]:
+        invoices = [(n, inv) for n, (_, r) in enumerate(requests, 1) for inv in {a.invoice_id for a in r.allocations}]
+        values = {
+            "keys": [key for key, _ in requests], "method_ids": [r.method_id for _, r in requests],
+            "client_ids": [r.client_id for _, r in requests],
+            "inv_requests": [n for n, _ in invoices], "inv_ids": [inv for _, inv in invoices],
+        }  # fmt: skip
+        rows = await self._fetch(_OPEN.sql, *_OPEN.args(values))
+        return [_facts(r) for r in rows]
 
     async def add(self, p: Payment) -> None:
         await self.add_many([p])

@@ -72,8 +72,9 @@ class PaymentStore(Protocol):
     async def lock_attempts(self, request_keys: Sequence[str], invoice_ids: Sequence[uuid.UUID]) -> None:
         """Lock the request keys (in key order), then the invoices (in id order), until the transaction ends."""
 
-    async def read_attempt(self, request_key: str | None, request: PayRequest) -> AttemptFacts:
-        """What recording an attempt needs (its key and invoices locked before: lock_attempts)."""
+    async def read_attempts(self, requests: Sequence[tuple[str | None, PayRequest]]) -> list[AttemptFacts]:
+        """What recording each (request key, request)'s attempt needs, in their order, read at once (their keys
+        and invoices locked before: lock_attempts)."""
 
     async def add(self, p: Payment) -> None: ...
 

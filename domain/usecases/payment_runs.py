@@ -3,8 +3,8 @@ at once, so that the database round trips, transactions and queue work of a char
 
 1. One transaction: every request key and invoice locked by one statement (all keys, then all invoices, each in
    order, as every payer takes them: no deadlock with single payments), each request's facts read and checked
-   as `pay` checks them (counting what the run's earlier requests hold), every attempt allowed written by one
-   statement, one commit. A request refused is that request's answer; the others go on.
+   as `pay` checks them (counting what the run's earlier requests hold), all read by one statement, every
+   attempt allowed written by one statement, one commit. A request refused is that request's answer; the others go on.
 2. Stripe asked for each attempt, at most `in_flight` at once, each with its own attempt's idempotency key.
 3. One transaction: the attempts locked in id order, then the invoices of the successes, every settlement
    written by one statement. Should it fail, each outcome is recorded on its own (record_outcome), so that
@@ -102,8 +102,8 @@ async def _open(
         invoice_ids = [a.invoice_id for item in items for a in item.request.allocations]
         await uow.payments.lock_attempts([item.request_key for item in items], invoice_ids)
         held_by_run: dict[uuid.UUID, int] = {}  # what the run's attempts so far hold: not yet written
-        for index, item in enumerate(items):
-            facts = await uow.payments.read_attempt(item.request_key, item.request)
+        read = await uow.payments.read_attempts([(item.request_key, item.request) for item in items])
+        for index, (item, facts) in enumerate(zip(items, read, strict=True)):
             if facts.existing is not None:
                 if facts.existing.recovery_point is RecoveryPoint.FINISHED:
                     answers[index] = facts.existing  # a re-run: this one completed

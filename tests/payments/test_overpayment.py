@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.invoices import InvoiceStatus
+from domain.invoices import Invoice, InvoiceStatus
 from domain.ledger import Reference, natural_balance
 from domain.payment_gateway import ChargeOutcome, ChargeRequest, RefundOutcome
 from domain.payments import Payment, PaymentStatus
@@ -84,14 +84,19 @@ async def test_an_invoice_paid_in_part_elsewhere_meanwhile_keeps_the_excess_as_u
     ]
 
 
-async def test_an_invoice_paid_in_full_elsewhere_meanwhile_applies_nothing(engine: AsyncEngine) -> None:
-    s = await shop(engine, "Paid Twice MSP")
+async def _first_paid_elsewhere(s: Shop) -> tuple[Payment, Invoice, Invoice]:
+    """Invoices a (7,000) and b (3,000) paid together, a paid in full in the PSA meanwhile: b applied, a unapplied."""
     client = await s.new_client()
     await s.save_method(client)
     a, b = await s.new_invoice(client, 7_000), await s.new_invoice(client, 3_000)
     gateway = _PaidElsewhereMeanwhile(s, a.id, 7_000)
     request = s.pay_request(client, (a.id, 7_000), (b.id, 3_000))
-    payment = await pay_uc.pay(s.uow, gateway, s.principal, s.clock, request, None)
+    return await pay_uc.pay(s.uow, gateway, s.principal, s.clock, request, None), a, b
+
+
+async def test_an_invoice_paid_in_full_elsewhere_meanwhile_applies_nothing(engine: AsyncEngine) -> None:
+    s = await shop(engine, "Paid Twice MSP")
+    payment, a, b = await _first_paid_elsewhere(s)
     assert payment.status is PaymentStatus.SUCCEEDED
     assert (await s.invoice(a.id)).amount_paid == 7_000 and (await s.invoice(b.id)).status is InvoiceStatus.PAID
     async with s.uow() as uow:
@@ -175,12 +180,7 @@ async def test_a_partial_refund_over_several_invoices_gives_back_the_unapplied_c
     engine: AsyncEngine,
 ) -> None:
     s = await shop(engine, "Split Overpayment MSP")
-    client = await s.new_client()
-    await s.save_method(client)
-    a, b = await s.new_invoice(client, 7_000), await s.new_invoice(client, 3_000)
-    gateway = _PaidElsewhereMeanwhile(s, a.id, 7_000)
-    request = s.pay_request(client, (a.id, 7_000), (b.id, 3_000))
-    payment = await pay_uc.pay(s.uow, gateway, s.principal, s.clock, request, None)
+    payment, a, b = await _first_paid_elsewhere(s)
     # Pro rata alone would re-open 2,100 on b while 2,100 of a's unapplied cash stayed held.
     first = await refunds_uc.refund_payment(s.uow, s.gateway(), s.principal, s.clock, payment.id, 7_000, None)
     assert [(p.invoice_id, p.amount) for p in first.allocations] == [(a.id, 7_000)]
